@@ -1,0 +1,333 @@
+"""Template rows -> typed records.
+
+TextFSM hands over strings; this module turns them into the models, checks that an output
+is whole, and names the file line of any value it cannot read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from . import models as m
+from .privacy import strip_userinfo
+from .values import BadValue, clean, parse_bool, parse_count, parse_duration, parse_timestamp
+
+
+class SectionError(Exception):
+    """An output this tool recognised but cannot turn into a whole record."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every record of one section shares."""
+
+    device: str
+    command: str
+    source: str
+    first_line: int  # file line of the section's first output line
+    last_line: int
+    captured_at: datetime
+    captured_at_from: Literal["output", "file_mtime"]
+    zones: dict[str, int] | None = None
+
+    def base(self) -> dict[str, object]:
+        return {
+            "device": self.device, "command": self.command, "source": self.source,
+            "line": self.first_line, "captured_at": self.captured_at,
+            "captured_at_from": self.captured_at_from,
+        }
+
+
+class Fields:
+    """One template row with typed accessors that know the file line of each value."""
+
+    def __init__(self, values: dict[str, object], lines: dict[str, int], ctx: Context):
+        self.values = values
+        self.lines = lines
+        self.ctx = ctx
+
+    def raw(self, name: str) -> str:
+        value = self.values.get(name) or ""
+        return value if isinstance(value, str) else ""
+
+    def has(self, name: str) -> bool:
+        return bool(self.values.get(name))
+
+    def line(self, name: str) -> int:
+        return self.ctx.first_line + self.lines.get(name, 1) - 1
+
+    def text(self, name: str) -> str | None:
+        return clean(self.raw(name))
+
+    def time(self, name: str) -> datetime | None:
+        return self._convert(name, lambda text: parse_timestamp(text, None, self.ctx.zones))
+
+    def duration(self, name: str) -> timedelta | None:
+        return self._convert(name, parse_duration)
+
+    def count(self, name: str) -> int | None:
+        return self._convert(name, parse_count)
+
+    def flag(self, name: str) -> bool | None:
+        text = self.text(name)
+        return None if text is None else parse_bool(text)
+
+    def _convert(self, name, convert):
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            return convert(text)
+        except BadValue as exc:
+            raise SectionError(self.line(name), f"{_label(name)}: {exc}") from None
+
+
+def _label(name: str) -> str:
+    return name.lower().replace("_", " ")
+
+
+# --- show license ... --------------------------------------------------------------------
+
+def license_record(ctx: Context, status: Fields | None, entitlements: tuple[m.Entitlement, ...] | None
+                   ) -> m.LicenseRecord:
+    if status is None:
+        return m.LicenseRecord(**ctx.base(), entitlements=entitlements)
+    _check_whole(status, ctx)
+    return m.LicenseRecord(
+        **ctx.base(),
+        mode=_mode(status),
+        smart_licensing_enabled=status.flag("SMART_LICENSING"),
+        utility_enabled=status.flag("UTILITY_STATUS"),
+        account=_account(status),
+        transport=_transport(status),
+        registration=_registration(status),
+        authorization=_authorization(status, ctx),
+        conversion=_conversion(status),
+        policy=_policy(status),
+        usage_reporting=_usage_reporting(status),
+        trust_code=_trust_code(status),
+        entitlements=entitlements,
+        udi=status.text("UDI"),
+        agent_version=status.text("AGENT_VERSION"),
+        unknown_lines=len(status.values.get("UNKNOWN") or ()),
+    )
+
+
+def _check_whole(status: Fields, ctx: Context) -> None:
+    """A classic status without its License Authorization block, or with blocks that stop
+    before their key line, was cut off: refuse it rather than pass blanks off as a record."""
+    end = ctx.last_line
+    if status.has("REG_HEADER") and not status.has("REG_STATUS"):
+        raise SectionError(status.line("REG_HEADER"), "'Registration:' block has no Status line (output cut off?)")
+    if status.has("REG_HEADER") and not status.has("AUTH_HEADER"):
+        raise SectionError(end, f"'{ctx.command}' output ends before its 'License Authorization:' block (cut off?)")
+    if status.has("AUTH_HEADER") and not status.has("AUTH_STATUS"):
+        raise SectionError(end, "'License Authorization:' block has no Status line (output cut off?)")
+    state = m.authorization_state(status.raw("AUTH_STATUS")) if status.has("AUTH_STATUS") else None
+    if state in (m.AuthorizationState.AUTHORIZED, m.AuthorizationState.OUT_OF_COMPLIANCE) and not (
+        status.has("COMM_DEADLINE")
+    ):
+        raise SectionError(end, "'License Authorization:' block ends before 'Communication Deadline:' (cut off?)")
+    if state is m.AuthorizationState.EVALUATION and not status.has("EVAL_REMAINING"):
+        raise SectionError(end, "'License Authorization:' block ends before 'Evaluation Period Remaining:' (cut off?)")
+    if status.flag("SLP_STATUS") and not status.has("USAGE_HEADER") and ctx.command != "show license summary":
+        raise SectionError(end, f"'{ctx.command}' output ends before its 'Usage Reporting:' block (cut off?)")
+
+
+def _mode(status: Fields) -> m.Mode | None:
+    if status.flag("SLP_STATUS") or status.has("USAGE_HEADER"):
+        return m.Mode.POLICY
+    if status.has("REG_HEADER"):
+        return m.Mode.SMART
+    if m.authorization_state(status.raw("AUTH_STATUS")) is m.AuthorizationState.NOT_APPLICABLE:
+        return m.Mode.POLICY
+    return None
+
+
+def _account(status: Fields) -> m.Account | None:
+    account = m.Account(
+        smart_account=status.text("SMART_ACCOUNT"),
+        virtual_account=status.text("VIRTUAL_ACCOUNT"),
+        as_of=status.time("ACCOUNT_AS_OF"),
+    )
+    return account if account != m.Account() else None
+
+
+def _transport(status: Fields) -> m.Transport | None:
+    if not status.has("TRANSPORT_TYPE"):
+        return None
+    return m.Transport(
+        type=status.text("TRANSPORT_TYPE"),
+        url=strip_userinfo(status.text("TRANSPORT_URL") or "") or None,
+        cslu_address=status.text("CSLU_ADDRESS"),
+        proxy_address=status.text("PROXY_ADDRESS"),
+        proxy_port=status.count("PROXY_PORT"),
+        vrf=status.text("TRANSPORT_VRF"),
+    )
+
+
+def _attempt(status: Fields, result: str, at: str, failure: str) -> m.Attempt | None:
+    text = status.text(result)
+    if text is None:  # "None": no attempt yet
+        return None
+    return m.Attempt(result=m.attempt_result(text), result_text=text, at=status.time(at),
+                     failure_reason=status.text(failure))
+
+
+def _registration(status: Fields) -> m.Registration | None:
+    if not status.has("REG_HEADER"):
+        return None
+    text = status.raw("REG_STATUS")
+    return m.Registration(
+        state=m.registration_state(text),
+        state_text=text,
+        export_controlled=status.flag("EXPORT_CONTROLLED"),
+        initial=_attempt(status, "INITIAL_REG_RESULT", "INITIAL_REG_AT", "INITIAL_REG_FAILURE"),
+        last_renewal=_attempt(status, "RENEWAL_RESULT", "RENEWAL_AT", "RENEWAL_FAILURE"),
+        next_renewal=status.time("NEXT_RENEWAL"),
+        expires=status.time("REG_EXPIRES"),
+    )
+
+
+def _authorization(status: Fields, ctx: Context) -> m.Authorization | None:
+    if not status.has("AUTH_STATUS"):
+        return None
+    text = status.raw("AUTH_STATUS")
+    remaining = status.duration("EVAL_REMAINING")
+    return m.Authorization(
+        state=m.authorization_state(text),
+        state_text=text,
+        since=status.time("AUTH_SINCE"),
+        last_communication=_attempt(status, "COMM_RESULT", "COMM_AT", "COMM_FAILURE"),
+        next_communication=status.time("NEXT_COMM"),
+        communication_deadline=status.time("COMM_DEADLINE"),
+        evaluation_remaining=remaining,
+        evaluation_expires=ctx.captured_at + remaining if remaining is not None else None,
+    )
+
+
+def _conversion(status: Fields) -> m.Conversion | None:
+    if not (status.has("CONVERSION_AUTOMATIC") or status.has("CONVERSION_STATUS")):
+        return None
+    return m.Conversion(automatic=status.flag("CONVERSION_AUTOMATIC"), status=status.text("CONVERSION_STATUS"))
+
+
+def _policy(status: Fields) -> m.Policy | None:
+    names = ("POLICY_IN_USE", "POLICY_INSTALLED", "POLICY_NAME", "ACK_REQUIRED")
+    if not any(status.has(name) for name in names):
+        return None
+    installed = status.time("POLICY_INSTALLED")
+    return m.Policy(
+        in_use=f"Installed On {status.raw('POLICY_INSTALLED')}" if installed else status.text("POLICY_IN_USE"),
+        installed_at=installed,
+        name=status.text("POLICY_NAME"),
+        ack_required=status.flag("ACK_REQUIRED"),
+    )
+
+
+def _usage_reporting(status: Fields) -> m.UsageReporting | None:
+    if not status.has("USAGE_HEADER"):
+        return None
+    return m.UsageReporting(
+        last_ack_received=status.time("LAST_ACK"),
+        next_ack_deadline=status.time("NEXT_ACK_DEADLINE"),
+        push_interval=status.duration("PUSH_INTERVAL"),
+        next_ack_push_check=status.time("NEXT_ACK_PUSH_CHECK"),
+        next_report_push=status.time("NEXT_REPORT_PUSH"),
+        last_report_push=status.time("LAST_REPORT_PUSH"),
+        last_report_file_write=status.time("LAST_REPORT_FILE_WRITE"),
+    )
+
+
+def _trust_code(status: Fields) -> m.TrustCode | None:
+    members = status.values.get("TRUST_CODE_AT") or []
+    if members:
+        times = [parse_timestamp(t, None, status.ctx.zones) for t in members]
+        return m.TrustCode(installed=True, installed_at=min(times))
+    if not status.has("TRUST_CODE"):
+        return None
+    when = status.time("TRUST_CODE")
+    return m.TrustCode(installed=when is not None, installed_at=when)
+
+
+def block_entitlement(row: Fields) -> m.Entitlement:
+    state_text = row.text("STATUS") or ""
+    return m.Entitlement(
+        tag=row.raw("TAG").strip(),
+        name=row.text("NAME"),
+        description=row.text("DESCRIPTION"),
+        count=row.count("COUNT"),
+        version=row.text("VERSION"),
+        state=m.entitlement_state(state_text),
+        state_text=state_text,
+        enforcement=row.text("ENFORCEMENT"),
+        license_type=row.text("LICENSE_TYPE"),
+        export_status=row.text("EXPORT_STATUS"),
+    )
+
+
+def legacy_entitlement(row: Fields) -> m.Entitlement:
+    state_text = row.raw("STATUS")
+    comments = row.text("COMMENTS") or ""
+    grace = comments[len("Grace"):] if comments.lower().startswith("grace") else None
+    return m.Entitlement(
+        tag=row.raw("FEATURE"),
+        count=row.count("COUNT"),
+        state=m.entitlement_state(state_text),
+        state_text=state_text,
+        installed=row.flag("INSTALLED"),
+        grace_remaining=parse_duration(grace) if grace else None,
+    )
+
+
+# --- call-home -----------------------------------------------------------------------------
+
+def callhome_config_record(ctx: Context, row: Fields) -> m.CallhomeRecord:
+    configured = row.has("CALLHOME")
+    return m.CallhomeRecord(
+        **ctx.base(),
+        enabled=row.has("ENABLE") if configured else False,
+        email_contact_set=row.has("EMAIL"),
+        phone_contact_set=row.has("PHONE"),
+        street_address_set=row.has("ADDRESS"),
+        destination_profiles=_profiles(row),
+        http_vrf=row.text("HTTP_VRF"),
+        http_proxy_configured=row.has("PROXY_SERVER"),
+        http_proxy_enabled=row.has("PROXY_ENABLE"),
+        http_source_interface=row.text("SOURCE_INTERFACE"),
+        unknown_lines=len(row.values.get("UNKNOWN") or ()),
+    )
+
+
+def _profiles(row: Fields) -> tuple[m.DestinationProfile, ...]:
+    methods: dict[str, str | None] = {}
+    urls: dict[str, list[tuple[int, str]]] = {}
+    for item in row.values.get("PROFILE_METHOD") or []:
+        methods[item["profile"]] = item["method"]
+    for item in row.values.get("PROFILE_URL") or []:
+        methods.setdefault(item["profile"], None)
+        urls.setdefault(item["profile"], []).append((int(item["index"]), strip_userinfo(item["url"])))
+    return tuple(
+        m.DestinationProfile(name=name, transport_method=method,
+                             urls=tuple(url for _, url in sorted(urls.get(name, []))))
+        for name, method in methods.items()
+    )
+
+
+def show_callhome_record(ctx: Context, row: Fields) -> m.CallhomeRecord:
+    state = row.text("STATE")
+    return m.CallhomeRecord(
+        **ctx.base(),
+        enabled=None if state is None else state == "enabled",
+        email_contact_set=row.has("EMAIL"),
+        phone_contact_set=row.has("PHONE"),
+        street_address_set=row.has("ADDRESS"),
+        unknown_lines=len(row.values.get("UNKNOWN") or ()),
+    )

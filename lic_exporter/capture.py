@@ -1,0 +1,161 @@
+"""A saved file -> cleaned sections of command output.
+
+A file holds one command's output or a whole terminal session. Lines are cleaned (CRLF,
+trailing spaces, ANSI escapes, `--More--` remnants, exec headers) and split at prompt lines
+(`nx-dc1-leaf01# show license status`). The file is streamed: memory is bounded by the
+largest section kept, never by the file size.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .values import BadValue, parse_timestamp
+
+MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused
+NUL_CHECK_BYTES = 8192
+
+_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]*?)(?:\([\w\-/.:]*\))?[#>]\s?(?P<command>.*)$")
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
+_MORE = re.compile(r"\s*-+\s*More\s*-+\s*|[\x08]+ *[\x08]*")
+_EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
+_CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
+_CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
+_SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
+_EXEC_HEADERS = ("Load for five secs", "Time source is")  # IOS-XE exec banner, not output
+
+
+class CaptureError(Exception):
+    """The file as a whole cannot be read (binary, unreadable)."""
+
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass
+class Section:
+    """One command's output. `first_line` is the file line of `lines[0]`."""
+
+    command: str | None  # as typed after the prompt; None before any prompt
+    host: str | None  # from the prompt
+    first_line: int
+    lines: list[str] = field(default_factory=list)
+    captured_at: datetime | None = None  # a time printed in this section's header
+    overflow: bool = False
+    is_clock: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        typed = " ".join((self.command or "").lower().split())
+        self.is_clock = bool(_SHOW_CLOCK.match(typed))
+
+    def add(self, line: str) -> None:
+        if len(self.lines) < MAX_SECTION_LINES:
+            self.lines.append(line)
+        else:
+            self.overflow = True
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + max(len(self.lines) - 1, 0)
+
+
+@dataclass
+class Capture:
+    path: Path
+    sections: list[Section]
+    printed_time: datetime | None  # the first time printed anywhere in the file
+    mtime: datetime
+    undecodable_lines: list[int]
+    empty: bool
+
+
+def clean_line(text: str) -> str:
+    text = text.rstrip("\r\n")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "More" in text or "\x08" in text:
+        text = _MORE.sub("", text)
+    if "\r" in text:  # a pager or terminal overwrote the line: keep what was shown last
+        text = text.rsplit("\r", 1)[-1]
+    return text.rstrip()
+
+
+def read_capture(path: Path) -> Capture:
+    """Stream the file into sections. Raises CaptureError for binary content."""
+    stat = path.stat()
+    mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
+    sections: list[Section] = []
+    undecodable: list[int] = []
+    printed: datetime | None = None
+    current = Section(command=None, host=None, first_line=1)
+    saw_text = False
+    with open(path, "rb") as handle:
+        _refuse_binary(handle.read(NUL_CHECK_BYTES))
+        handle.seek(0)
+        for number, raw in enumerate(handle, 1):
+            if b"\x00" in raw:
+                raise CaptureError(number, "binary content (NUL bytes): not a saved CLI output")
+            line = clean_line(_decode(raw, number, undecodable))
+            saw_text = saw_text or bool(line)
+            prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
+            if prompt:
+                sections.append(current)
+                current = Section(prompt["command"].strip() or None, prompt["host"], number + 1)
+                continue
+            when = _header_time(line, current)
+            if when is not None:
+                current.captured_at = current.captured_at or when
+                printed = printed or when
+            current.add("" if line.startswith(_EXEC_HEADERS) else line)
+    sections.append(current)
+    return Capture(path, sections, printed, mtime, undecodable, empty=not saw_text)
+
+
+def _refuse_binary(head: bytes) -> None:
+    position = head.find(b"\x00")
+    if position >= 0:
+        raise CaptureError(head.count(b"\n", 0, position) + 1,
+                           "binary content (NUL bytes): not a saved CLI output")
+
+
+def _decode(raw: bytes, number: int, undecodable: list[int]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        undecodable.append(number)
+        return raw.decode("utf-8", errors="replace")
+
+
+def _header_time(line: str, section: Section) -> datetime | None:
+    """A capture time printed by the device: the exec header `Time source is NTP, <time>`,
+    a running-config `!Time: <time>` (no zone printed: read as UTC, like syslog), or a line
+    of `show clock` output."""
+    text = None
+    if line.startswith(("Time source", "!Time")):
+        match = _EXEC_HEADER_TIME.match(line) or _CONFIG_TIME.match(line)
+        text = match["time"] if match else None
+    elif section.is_clock and _CLOCK_LINE.match(line):
+        text = line
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text, default_zone="UTC")
+    except BadValue:
+        return None
+
+
+def device_name(host: str) -> str:
+    """Short lower-case host name; an IP address stays whole."""
+    host = host.strip().lower()
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        return host.split(".", 1)[0]
+
+
