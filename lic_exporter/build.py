@@ -130,7 +130,10 @@ def _check_whole(status: Fields, ctx: Context) -> None:
         raise SectionError(end, f"'{ctx.command}' output ends before its 'License Authorization:' block (cut off?)")
     if status.has("AUTH_HEADER") and not status.has("AUTH_STATUS"):
         raise SectionError(end, "'License Authorization:' block has no Status line (output cut off?)")
-    state = m.authorization_state(status.raw("AUTH_STATUS")) if status.has("AUTH_STATUS") else None
+    # Outputs with a Registration block print the whole authorization block; `show license
+    # usage` prints only its Status line.
+    full = status.has("REG_HEADER") and status.has("AUTH_STATUS")
+    state = m.authorization_state(status.raw("AUTH_STATUS")) if full else None
     if state in (m.AuthorizationState.AUTHORIZED, m.AuthorizationState.OUT_OF_COMPLIANCE) and not (
         status.has("COMM_DEADLINE")
     ):

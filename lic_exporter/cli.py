@@ -1,0 +1,85 @@
+"""`lic-exporter`: the command line. Thin: arguments in, the other modules do the work.
+
+Exit codes (contract): 0 everything parsed; 1 some input could not be parsed (the rest is
+still printed, each problem on stderr as PATH:LINE: message); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _zone(text: str) -> tuple[str, int]:
+    match = re.fullmatch(r"([A-Za-z]{1,8})=([+-])(\d{1,2}):?(\d{2})", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected NAME=+HH:MM, got {text!r}")
+    minutes = int(match[3]) * 60 + int(match[4])
+    return match[1].upper(), minutes if match[2] == "+" else -minutes
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lic-exporter", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"lic-exporter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parse = commands.add_parser("parse", help="parse saved show outputs and print the result")
+    parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
+    parse.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
+    parse.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
+                       help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
+    parse.add_argument("--now", type=_instant, metavar="ISO8601",
+                       help="count days left from this time instead of the current time")
+    parse.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the table (auto: when writing to a terminal)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "parse":
+        return _parse(args)
+    return EXIT_USAGE
+
+
+def _parse(args: argparse.Namespace) -> int:
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        print(f"lic-exporter parse: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    from . import render  # imported here: `--help` and usage errors stay fast
+    from .parse import Parser
+
+    parser = Parser(zones=dict(args.tz) or None)
+    records, issues, files_ok = [], [], 0
+    for result in parser.parse_paths(args.paths):
+        records.extend(result.records)
+        issues.extend(result.issues)
+        files_ok += result.ok
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    now = args.now or datetime.now(timezone.utc)
+    if args.format == "json":
+        sys.stdout.write(render.as_json(records, issues) + "\n")
+    elif args.format == "prometheus":
+        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now))
+    else:
+        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                           and not os.environ.get("NO_COLOR"))
+        sys.stdout.write(render.as_table(records, now, color))
+    return EXIT_PARSE_ERRORS if issues else EXIT_OK

@@ -1,0 +1,185 @@
+"""Records -> Prometheus metric families. Pure: the same records and `now` give the same
+families, so the one-shot `parse --format prometheus` and the daemon share this unchanged.
+
+Names, labels and vocabularies are the public contract (README, "Metrics"). A value the
+output does not state is an absent series, never a sentinel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from . import __version__
+from .fleet import DeviceView, device_views
+from .models import (
+    AttemptResult,
+    AuthorizationState,
+    CallhomeRecord,
+    Entitlement,
+    EntitlementState,
+    LicenseRecord,
+    RegistrationState,
+)
+
+Record = LicenseRecord | CallhomeRecord
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ExporterStats:
+    """The exporter's own counts, rendered as lic_exporter_* families."""
+
+    files_ok: int = 0
+    files_error: int = 0
+    parse_errors: int = 0
+
+
+def transport_label(record: LicenseRecord) -> str:
+    """`Transport Off` -> off, `Callhome` -> callhome, `cslu` -> cslu."""
+    if record.transport is None or record.transport.type is None:
+        return ""
+    words = record.transport.type.lower().replace("transport", "").split()
+    return "_".join(words) or "off"
+
+
+class _Families:
+    """The device families, created once per render and filled device by device."""
+
+    def __init__(self) -> None:
+        g = GaugeMetricFamily
+        self.info = g("cisco_smartlic_info", "Smart Licensing mode and accounts, one series per device",
+                      labels=["device", "mode", "smart_account", "virtual_account", "transport"])
+        self.registration = g("cisco_smartlic_registration_state",
+                              "Classic Smart Licensing registration state (1 for the current state)",
+                              labels=["device", "state"])
+        self.authorization = g("cisco_smartlic_authorization_state",
+                               "License authorization state (1 for the current state)", labels=["device", "state"])
+        self.deadline = g("cisco_smartlic_deadline_timestamp_seconds", "When a licensing deadline passes",
+                          labels=["device", "deadline"])
+        self.deadline_days = g("cisco_smartlic_deadline_days",
+                               "Days from now until the deadline; negative once passed", labels=["device", "deadline"])
+        self.next_attempt = g("cisco_smartlic_next_attempt_timestamp_seconds",
+                              "When the device will next try to reach Cisco", labels=["device", "attempt"])
+        self.last_attempt = g("cisco_smartlic_last_attempt_timestamp_seconds",
+                              "When the device last tried to reach Cisco", labels=["device", "attempt"])
+        self.last_success = g("cisco_smartlic_last_attempt_success",
+                              "Whether the last attempt succeeded (1) or failed (0)", labels=["device", "attempt"])
+        self.entitlement = g("cisco_smartlic_entitlement_state", "Per-licence state (1 for the current state)",
+                             labels=["device", "entitlement", "state"])
+        self.licenses = g("cisco_smartlic_entitlement_licenses", "Licences in use per entitlement tag",
+                          labels=["device", "entitlement"])
+        self.callhome = g("cisco_smartlic_callhome_enabled", "Whether call-home is enabled",
+                          labels=["device"])
+        self.source = g("cisco_smartlic_source_timestamp_seconds", "When the parsed output was captured",
+                        labels=["device", "command"])
+
+    def all(self) -> list[Metric]:
+        return list(vars(self).values())
+
+
+def device_families(records: Iterable[Record], now: datetime) -> list[Metric]:
+    families = _Families()
+    for view in device_views(records):
+        _add_device(families, view, now)
+    return families.all()
+
+
+def exporter_families(stats: ExporterStats) -> list[Metric]:
+    build = GaugeMetricFamily("lic_exporter_build_info", "lic_exporter version", labels=["version"])
+    build.add_metric([__version__], 1)
+    files = GaugeMetricFamily("lic_exporter_files", "Watched files by parse state", labels=["state"])
+    files.add_metric(["ok"], stats.files_ok)
+    files.add_metric(["error"], stats.files_error)
+    errors = CounterMetricFamily("lic_exporter_parse_errors", "Problems met while parsing input files")
+    errors.add_metric([], stats.parse_errors)
+    return [build, files, errors]
+
+
+def _add_device(f: _Families, view: DeviceView, now: datetime) -> None:
+    d = view.device
+    if view.info is not None and view.info.mode is not None:
+        account = view.info.account
+        f.info.add_metric([d, view.info.mode.value, (account and account.smart_account) or "",
+                           (account and account.virtual_account) or "", transport_label(view.info)], 1)
+    if view.registration is not None:
+        _one_hot(f.registration, [d], RegistrationState, view.registration.state)
+    if view.authorization is not None:
+        _one_hot(f.authorization, [d], AuthorizationState, view.authorization.state)
+    for name, when in view.deadlines().items():
+        f.deadline.add_metric([d, name], when.timestamp())
+        f.deadline_days.add_metric([d, name], (when - now).total_seconds() / SECONDS_PER_DAY)
+    _add_attempts(f, view)
+    _add_entitlements(f, d, view.entitlements or ())
+    if view.callhome is not None and view.callhome.enabled is not None:
+        f.callhome.add_metric([d], 1 if view.callhome.enabled else 0)
+    for command, when in sorted(view.sources.items()):
+        f.source.add_metric([d, command], when.timestamp())
+
+
+def _add_attempts(f: _Families, view: DeviceView) -> None:
+    d, reg, auth, usage = view.device, view.registration, view.authorization, view.usage_reporting
+    nexts = {
+        "registration_renewal": reg.next_renewal if reg else None,
+        "authorization_renewal": auth.next_communication if auth else None,
+        "report_push": usage.next_report_push if usage else None,
+    }
+    for name, when in nexts.items():
+        if when is not None:
+            f.next_attempt.add_metric([d, name], when.timestamp())
+    lasts = {
+        "initial_registration": reg.initial if reg else None,
+        "registration_renewal": reg.last_renewal if reg else None,
+        "authorization_renewal": auth.last_communication if auth else None,
+    }
+    for name, attempt in lasts.items():
+        if attempt is None:
+            continue
+        if attempt.at is not None:
+            f.last_attempt.add_metric([d, name], attempt.at.timestamp())
+        if attempt.result is not AttemptResult.UNKNOWN:
+            f.last_success.add_metric([d, name], 1 if attempt.result is AttemptResult.SUCCEEDED else 0)
+    if usage is not None and usage.last_report_push is not None:
+        f.last_attempt.add_metric([d, "report_push"], usage.last_report_push.timestamp())
+
+
+def _add_entitlements(f: _Families, device: str, entitlements: Iterable[Entitlement]) -> None:
+    """One series set per tag. A tag listed twice (stack members, truncated summary names)
+    keeps the first state and adds up the counts, so no series is ever duplicated."""
+    states: dict[str, EntitlementState] = {}
+    counts: dict[str, int] = {}
+    for item in entitlements:
+        states.setdefault(item.tag, item.state)
+        if item.count is not None:
+            counts[item.tag] = counts.get(item.tag, 0) + item.count
+    for tag, state in states.items():
+        _one_hot(f.entitlement, [device, tag], EntitlementState, state)
+        if tag in counts:
+            f.licenses.add_metric([device, tag], counts[tag])
+
+
+def _one_hot(family: GaugeMetricFamily, labels: list[str], vocabulary, current) -> None:
+    for state in vocabulary:
+        family.add_metric([*labels, state.value], 1 if state is current else 0)
+
+
+class SnapshotCollector:
+    """A prometheus_client custom collector over a fixed list of families."""
+
+    def __init__(self, families: list[Metric]):
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def render_text(families: list[Metric]) -> bytes:
+    """The Prometheus text exposition format of these families."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(families))
+    return generate_latest(registry)

@@ -1,0 +1,94 @@
+"""Records -> what `lic-exporter parse` prints: JSON, a table for people, or metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from .fleet import DeviceView, device_views
+from .metrics import ExporterStats, device_families, exporter_families, render_text
+from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
+from .parse import ParseIssue
+
+Record = LicenseRecord | CallhomeRecord
+
+WARN_DAYS, CRITICAL_DAYS = 30, 7
+_BAD_STATES = {
+    RegistrationState.REGISTRATION_FAILED, RegistrationState.REGISTRATION_EXPIRED,
+    AuthorizationState.OUT_OF_COMPLIANCE, AuthorizationState.AUTHORIZATION_EXPIRED,
+    AuthorizationState.EVALUATION_EXPIRED,
+}
+_WARN_STATES = {RegistrationState.UNREGISTERED, RegistrationState.REGISTERING, AuthorizationState.EVALUATION}
+_RED, _YELLOW, _RESET = "\033[31m", "\033[33m", "\033[0m"
+
+
+def as_json(records: Sequence[Record], issues: Sequence[ParseIssue]) -> str:
+    document = {
+        "records": [record.model_dump(mode="json") for record in records],
+        "errors": [issue.as_json() for issue in issues],
+    }
+    return json.dumps(document, indent=2)
+
+
+def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime) -> str:
+    files_error = len({issue.path for issue in issues if issue.fatal})
+    stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues))
+    return render_text(device_families(records, now) + exporter_families(stats)).decode()
+
+
+_COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION")
+
+
+def as_table(records: Sequence[Record], now: datetime, color: bool) -> str:
+    rows = [_row(view, now) for view in device_views(records)]
+    if not rows:
+        return "no licensing records found\n"
+    widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths)).rstrip()]
+    for row in rows:
+        cells = [_paint(text.ljust(w), level, color) for (text, level), w in zip(row, widths)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _paint(text: str, level: int, color: bool) -> str:
+    if not color or level == 0:
+        return text
+    return f"{_RED if level == 2 else _YELLOW}{text}{_RESET}"
+
+
+def _state_cell(state) -> tuple[str, int]:
+    if state is None:
+        return "-", 0
+    return state.value, 2 if state in _BAD_STATES else 1 if state in _WARN_STATES else 0
+
+
+def _row(view: DeviceView, now: datetime) -> list[tuple[str, int]]:
+    mode = view.info.mode.value if view.info and view.info.mode else "-"
+    registration = _state_cell(view.registration.state if view.registration else None)
+    authorization = _state_cell(view.authorization.state if view.authorization else None)
+    nearest = view.nearest_deadline()
+    if nearest is None:
+        deadline, days = ("-", 0), ("-", 0)
+    else:
+        name, when = nearest
+        left = (when - now).total_seconds() / 86400
+        level = 2 if left < CRITICAL_DAYS else 1 if left < WARN_DAYS else 0
+        deadline, days = (f"{name} {when:%Y-%m-%d}", level), (f"{left:.1f}", level)
+    return [(view.device, 0), (mode, 0), registration, authorization, deadline, days, _last_comm(view)]
+
+
+def _last_comm(view: DeviceView) -> tuple[str, int]:
+    auth = view.authorization
+    attempt = auth.last_communication if auth else None
+    if attempt is not None:
+        when = f" {attempt.at:%Y-%m-%d}" if attempt.at else ""
+        reason = f" ({attempt.failure_reason})" if attempt.failure_reason else ""
+        return f"{attempt.result.value}{when}{reason}", 2 if attempt.result is AttemptResult.FAILED else 0
+    usage = view.usage_reporting
+    if usage is not None:
+        if usage.last_ack_received is None:
+            return "no ACK received", 1
+        return f"ACK {usage.last_ack_received:%Y-%m-%d}", 0
+    return "-", 0
