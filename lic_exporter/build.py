@@ -89,8 +89,23 @@ class Fields:
             raise SectionError(self.line(name), f"{_label(name)}: {exc}") from None
 
 
+# Template value -> the label Cisco prints, for error messages people can find in the file.
+_LABELS = {
+    "ACCOUNT_AS_OF": "Smart Account ... As of", "INITIAL_REG_AT": "Initial Registration",
+    "RENEWAL_AT": "Last Renewal Attempt", "NEXT_RENEWAL": "Next Renewal Attempt",
+    "REG_EXPIRES": "Registration Expires", "AUTH_SINCE": "Status ... on", "COMM_AT": "Last Communication Attempt",
+    "NEXT_COMM": "Next Communication Attempt", "COMM_DEADLINE": "Communication Deadline",
+    "EVAL_REMAINING": "Evaluation Period Remaining", "PROXY_PORT": "Port", "POLICY_INSTALLED": "Policy in use",
+    "LAST_ACK": "Last ACK received", "NEXT_ACK_DEADLINE": "Next ACK deadline",
+    "PUSH_INTERVAL": "Reporting push interval", "NEXT_ACK_PUSH_CHECK": "Next ACK push check",
+    "NEXT_REPORT_PUSH": "Next report push", "LAST_REPORT_PUSH": "Last report push",
+    "LAST_REPORT_FILE_WRITE": "Last report file write", "TRUST_CODE": "Trust Code Installed",
+    "COUNT": "Count",
+}
+
+
 def _label(name: str) -> str:
-    return name.lower().replace("_", " ")
+    return _LABELS.get(name, name.lower().replace("_", " "))
 
 
 # --- show license ... --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ NUL_CHECK_BYTES = 8192
 
 _PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]*?)(?:\([\w\-/.:]*\))?[#>]\s?(?P<command>.*)$")
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
-_MORE = re.compile(r"\s*-+\s*More\s*-+\s*|[\x08]+ *[\x08]*")
+_MORE = re.compile(r"^\s*-+\s?More\s?-+ ?")  # a pager prompt saved without its erasure
 _EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
 _CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
@@ -47,6 +48,7 @@ class Section:
     lines: list[str] = field(default_factory=list)
     captured_at: datetime | None = None  # a time printed in this section's header
     overflow: bool = False
+    skip: bool = False  # a command nobody reads: lines are counted, not kept
     is_clock: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class Section:
         self.is_clock = bool(_SHOW_CLOCK.match(typed))
 
     def add(self, line: str) -> None:
+        if self.skip:
+            return
         if len(self.lines) < MAX_SECTION_LINES:
             self.lines.append(line)
         else:
@@ -78,15 +82,36 @@ def clean_line(text: str) -> str:
     text = text.rstrip("\r\n")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    if "More" in text or "\x08" in text:
+    if "\x08" in text or "\r" in text:
+        text = _overwrite(text)
+    if "More" in text:
         text = _MORE.sub("", text)
-    if "\r" in text:  # a pager or terminal overwrote the line: keep what was shown last
-        text = text.rsplit("\r", 1)[-1]
     return text.rstrip()
 
 
-def read_capture(path: Path) -> Capture:
-    """Stream the file into sections. Raises CaptureError for binary content."""
+def _overwrite(text: str) -> str:
+    """What a terminal shows after backspaces and carriage returns (a pager erasing its
+    `--More--` prompt, a progress line redrawn)."""
+    screen: list[str] = []
+    cursor = 0
+    for char in text:
+        if char == "\x08":
+            cursor = max(cursor - 1, 0)
+        elif char == "\r":
+            cursor = 0
+        else:
+            if cursor < len(screen):
+                screen[cursor] = char
+            else:
+                screen.append(char)
+            cursor += 1
+    return "".join(screen)
+
+
+def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: True) -> Capture:
+    """Stream the file into sections. Lines of sections whose typed command is not `wanted`
+    are not kept, so a long session costs only the outputs that matter.
+    Raises CaptureError for binary content."""
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
     sections: list[Section] = []
@@ -105,7 +130,9 @@ def read_capture(path: Path) -> Capture:
             prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
             if prompt:
                 sections.append(current)
-                current = Section(prompt["command"].strip() or None, prompt["host"], number + 1)
+                command = prompt["command"].strip() or None
+                current = Section(command, prompt["host"], number + 1)
+                current.skip = command is not None and not wanted(command)
                 continue
             when = _header_time(line, current)
             if when is not None:

@@ -74,7 +74,7 @@ class Parser:
         (a file met while walking a folder is skipped instead)."""
         source = str(path)
         try:
-            capture = read_capture(path)
+            capture = read_capture(path, lambda command: bool(self.index.rows_for_command(command)))
         except CaptureError as exc:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
