@@ -6,6 +6,7 @@ is whole, and names the file line of any value it cannot read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -36,6 +37,15 @@ class Context:
     captured_at: datetime
     captured_at_from: Literal["output", "file_mtime"]
     zones: dict[str, int] | None = None
+    lines: Sequence[str] = ()  # the section's lines, to find where a value stood
+
+    def line_of(self, text: str, label: str | None = None) -> int:
+        """The file line of the first section line holding `text` (after `label`, when
+        given). Looked up only when something is wrong, so parsing pays nothing for it."""
+        for offset, line in enumerate(self.lines):
+            if text in line and (label is None or label in line.split(text, 1)[0]):
+                return self.first_line + offset
+        return self.first_line
 
     def base(self) -> dict[str, object]:
         return {
@@ -48,9 +58,8 @@ class Context:
 class Fields:
     """One template row with typed accessors that know the file line of each value."""
 
-    def __init__(self, values: dict[str, object], lines: dict[str, int], ctx: Context):
+    def __init__(self, values: dict[str, object], ctx: Context):
         self.values = values
-        self.lines = lines
         self.ctx = ctx
 
     def raw(self, name: str) -> str:
@@ -61,10 +70,12 @@ class Fields:
         return bool(self.values.get(name))
 
     def line(self, name: str) -> int:
-        return self.ctx.first_line + self.lines.get(name, 1) - 1
+        label = _LABELS.get(name, "").split(" ...")[0] or None
+        return self.ctx.line_of(self.raw(name) or name, label)
 
     def text(self, name: str) -> str | None:
-        return clean(self.raw(name))
+        value = self.values.get(name)
+        return clean(value) if value and isinstance(value, str) else None
 
     def time(self, name: str) -> datetime | None:
         return self._convert(name, lambda text: parse_timestamp(text, None, self.ctx.zones))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from .values import BadValue, parse_timestamp
 
+WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
 MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused
 NUL_CHECK_BYTES = 8192
 
@@ -25,6 +27,11 @@ _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 _MORE = re.compile(r"^\s*-+\s?More\s?-+ ?")  # a pager prompt saved without its erasure
 _EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
 _CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
+# What sends a file down the line-by-line path: terminal control characters, a pager prompt,
+# an exec header or a printed time (plain substring tests, far cheaper than a regex), or a
+# prompt line (checked only at the rare '#' and '>').
+_NEEDS_LINES = ("\r", "\x1b", "\x08", "More", "Time source", "Load for", "!Time")
+_PROMPT_CHAR = re.compile(r"[#>]")
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
 _SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
 _EXEC_HEADERS = ("Load for five secs", "Time source is")  # IOS-XE exec banner, not output
@@ -109,38 +116,70 @@ def _overwrite(text: str) -> str:
 
 
 def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: True) -> Capture:
-    """Stream the file into sections. Lines of sections whose typed command is not `wanted`
-    are not kept, so a long session costs only the outputs that matter.
-    Raises CaptureError for binary content."""
+    """Read the file into sections. Lines of sections whose typed command is not `wanted`
+    are not kept, so a long session costs only the outputs that matter. Files up to
+    WHOLE_FILE_BYTES are read at once; larger ones are streamed line by line, so memory is
+    bounded by the sections kept, never by the file size. Raises CaptureError for binary
+    content."""
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
-    sections: list[Section] = []
-    undecodable: list[int] = []
-    printed: datetime | None = None
-    current = Section(command=None, host=None, first_line=1)
-    saw_text = False
+    capture = Capture(path, [], None, mtime, [], empty=True)
     with open(path, "rb") as handle:
-        _refuse_binary(handle.read(NUL_CHECK_BYTES))
-        handle.seek(0)
-        for number, raw in enumerate(handle, 1):
-            if b"\x00" in raw:
-                raise CaptureError(number, "binary content (NUL bytes): not a saved CLI output")
-            line = clean_line(_decode(raw, number, undecodable))
-            saw_text = saw_text or bool(line)
-            prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
-            if prompt:
-                sections.append(current)
-                command = prompt["command"].strip() or None
-                current = Section(command, prompt["host"], number + 1)
-                current.skip = command is not None and not wanted(command)
-                continue
-            when = _header_time(line, current)
-            if when is not None:
-                current.captured_at = current.captured_at or when
-                printed = printed or when
-            current.add("" if line.startswith(_EXEC_HEADERS) else line)
-    sections.append(current)
-    return Capture(path, sections, printed, mtime, undecodable, empty=not saw_text)
+        if stat.st_size <= WHOLE_FILE_BYTES:
+            data = handle.read()
+            _refuse_binary(data)
+            text = _decode_whole(data, capture.undecodable_lines)
+            if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
+                lines = [line.rstrip() for line in text.splitlines()]
+                capture.sections.append(Section(None, None, 1, lines))
+                capture.empty = not any(lines)
+                return capture
+            numbered = enumerate(text.splitlines(), 1)
+        else:
+            _refuse_binary(handle.read(NUL_CHECK_BYTES))
+            handle.seek(0)
+            numbered = _stream(handle, capture.undecodable_lines)
+        _split(numbered, capture, wanted)
+    return capture
+
+
+def _is_plain(text: str) -> bool:
+    if any(marker in text for marker in _NEEDS_LINES):
+        return False
+    for found in _PROMPT_CHAR.finditer(text):
+        line_start = text.rfind("\n", 0, found.start()) + 1
+        if _PROMPT.match(text[line_start:found.end()]):
+            return False
+    return True
+
+
+def _stream(handle: BinaryIO, undecodable: list[int]) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(handle, 1):
+        if b"\x00" in raw:
+            raise CaptureError(number, "binary content (NUL bytes): not a saved CLI output")
+        yield number, _decode(raw, number, undecodable)
+
+
+def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callable[[str], bool]) -> None:
+    """Clean each line and cut the stream at prompt lines."""
+    current = Section(command=None, host=None, first_line=1)
+    for number, raw in numbered:
+        line = clean_line(raw)
+        if capture.empty and line:
+            capture.empty = False
+        prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
+        if prompt:
+            capture.sections.append(current)
+            command = prompt["command"].strip() or None
+            current = Section(command, prompt["host"], number + 1)
+            current.skip = command is not None and not wanted(command)
+            continue
+        when = _header_time(line, current)
+        if when is not None:
+            current.captured_at = current.captured_at or when
+            capture.printed_time = capture.printed_time or when
+        current.add("" if line.startswith(_EXEC_HEADERS) else line)
+    capture.sections.append(current)
 
 
 def _refuse_binary(head: bytes) -> None:
@@ -148,6 +187,13 @@ def _refuse_binary(head: bytes) -> None:
     if position >= 0:
         raise CaptureError(head.count(b"\n", 0, position) + 1,
                            "binary content (NUL bytes): not a saved CLI output")
+
+
+def _decode_whole(data: bytes, undecodable: list[int]) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:  # rare: find the lines at fault, replace only their bytes
+        return "\n".join(_decode(raw, n, undecodable) for n, raw in enumerate(data.split(b"\n"), 1))
 
 
 def _decode(raw: bytes, number: int, undecodable: list[int]) -> str:
@@ -179,10 +225,12 @@ def _header_time(line: str, section: Section) -> datetime | None:
 def device_name(host: str) -> str:
     """Short lower-case host name; an IP address stays whole."""
     host = host.strip().lower()
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        return host.split(".", 1)[0]
+    if ":" in host or host.replace(".", "").isdigit():  # looks like an address: check it
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
+    return host.split(".", 1)[0]
 
 

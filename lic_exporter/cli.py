@@ -7,6 +7,7 @@ still printed, each problem on stderr as PATH:LINE: message); 2 usage error.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -24,6 +25,12 @@ def _zone(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"expected NAME=+HH:MM, got {text!r}")
     minutes = int(match[3]) * 60 + int(match[4])
     return match[1].upper(), minutes if match[2] == "+" else -minutes
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _instant(text: str) -> datetime:
@@ -45,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
     parse.add_argument("--now", type=_instant, metavar="ISO8601",
                        help="count days left from this time instead of the current time")
+    parse.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                       help="worker processes for large inputs (default: one per CPU; 1: none)")
     parse.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the table (auto: when writing to a terminal)")
     return parser
@@ -65,17 +74,21 @@ def _parse(args: argparse.Namespace) -> int:
     from . import render  # imported here: `--help` and usage errors stay fast
     from .parse import Parser
 
+    # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
+    # record kept so far again and again (records hold no reference cycles), so it is off.
+    gc.disable()
     parser = Parser(zones=dict(args.tz) or None)
-    records, issues, files_ok = [], [], 0
-    for result in parser.parse_paths(args.paths):
+    records, records_json, issues, files_ok = [], [], [], 0
+    for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=args.format == "json"):
         records.extend(result.records)
+        records_json.extend(result.records_json)
         issues.extend(result.issues)
         files_ok += result.ok
     for issue in issues:
         print(issue, file=sys.stderr)
     now = args.now or datetime.now(timezone.utc)
     if args.format == "json":
-        sys.stdout.write(render.as_json(records, issues) + "\n")
+        sys.stdout.write(render.as_json(records_json, issues) + "\n")
     elif args.format == "prometheus":
         sys.stdout.write(render.as_prometheus(records, issues, files_ok, now))
     else:

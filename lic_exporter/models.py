@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Literal, TypeVar, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
@@ -106,6 +107,7 @@ _ATTEMPT_WORDS = (
 )
 
 
+@lru_cache(maxsize=1024)  # a fleet prints a handful of distinct state texts
 def _lookup(text: str, table: tuple[tuple[str, S], ...], fallback: S) -> S:
     upper = " ".join(text.upper().split())
     for words, state in table:

@@ -6,9 +6,12 @@ The path of one file: capture (clean, split by prompt) -> pick the index row per
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pydantic
@@ -58,6 +61,13 @@ class FileResult:
     records: tuple[Record, ...] = ()
     issues: tuple[ParseIssue, ...] = ()
     recognised: bool = True  # False: nothing in it this tool knows (skipped when walking)
+    records_json: tuple[str, ...] = ()  # the records as JSON instead, when asked for (as_json)
+
+    def as_json(self) -> FileResult:
+        """The same result with its records serialised: cheap to hand between processes
+        and ready to print."""
+        rendered = tuple(record.model_dump_json() for record in self.records)
+        return FileResult(self.path, (), self.issues, self.recognised, rendered)
 
     @property
     def ok(self) -> bool:
@@ -83,11 +93,35 @@ class Parser:
             return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
         return _FileParse(self, capture, explicit).run()
 
-    def parse_paths(self, paths: Iterable[Path]) -> Iterator[FileResult]:
-        for path, explicit in walk(paths):
-            result = self.parse_file(path, explicit)
-            if result.recognised or result.issues:
-                yield result
+    def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False) -> Iterator[FileResult]:
+        """Results for every file below `paths`, in walk order; with `as_json`, records come
+        serialised (FileResult.records_json). With jobs > 1 and enough files, worker
+        processes share the files in chunks."""
+        files = list(walk(paths))
+        if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
+            chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+            global _WORKER_PARSER
+            _WORKER_PARSER = self  # forked workers inherit it, compiled templates and all
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+                for results in pool.map(partial(_parse_chunk, as_json=as_json), chunks):
+                    yield from results
+            return
+        yield from _parse_chunk(files, as_json, self)
+
+
+PARALLEL_MIN_FILES = 400  # below this, starting workers costs more than it saves
+_CHUNK = 250
+_WORKER_PARSER: Parser | None = None
+
+
+def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser | None = None) -> list[FileResult]:
+    parser = parser or _WORKER_PARSER
+    kept = []
+    for path, explicit in files:
+        result = parser.parse_file(path, explicit)
+        if result.recognised or result.issues:
+            kept.append(result.as_json() if as_json else result)
+    return kept
 
 
 def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -115,7 +149,7 @@ class _FileParse:
         stem = capture.path.name.split(".", 1)[0]
         self.named_rows = self.index.rows_for_file_name(stem)
         # A file named after its command is named for the folder holding it (the device).
-        folder = capture.path.resolve().parent.name
+        folder = capture.path.parent.name or capture.path.resolve().parent.name if self.named_rows else ""
         self.file_device = device_name(folder if self.named_rows and folder else stem)
         self.records: list[Record] = []
         self.issues: list[ParseIssue] = []
@@ -145,19 +179,19 @@ class _FileParse:
         else:
             candidates = self.named_rows
         head = "\n".join(section.lines[:SIGNATURE_LINES])
-        row = self.index.choose(candidates, head)
+        row, signed = self.index.choose(candidates, head)
         if row is None:
             return
         self.recognised = True
         try:
-            self._check_output(section, row, head)
+            self._check_output(section, row, head, signed)
             record = self._build(section, row)
             if record is not None:
                 self.records.append(record)
         except build.SectionError as exc:
             self._issue(exc.line, exc.message)
 
-    def _check_output(self, section: Section, row: IndexRow, head: str) -> None:
+    def _check_output(self, section: Section, row: IndexRow, head: str, signed: bool) -> None:
         if section.overflow:
             raise build.SectionError(section.first_line, f"'{row.command}' output longer than "
                                      f"{len(section.lines)} lines: not a licensing output")
@@ -167,7 +201,7 @@ class _FileParse:
                                          f"'{row.command}' was rejected by the device: {line.strip()}")
         if not any(section.lines):
             raise build.SectionError(section.first_line - 1, f"'{row.command}' printed nothing")
-        if not row.signature.search(head) and not _plausible(row, head):
+        if not signed and not _plausible(row, head):
             raise build.SectionError(section.first_line, f"does not look like the output of '{row.command}'")
 
     def _context(self, section: Section, row: IndexRow) -> build.Context:
@@ -181,16 +215,17 @@ class _FileParse:
             captured_at=when or self.capture.mtime,
             captured_at_from="output" if when else "file_mtime",
             zones=self.zones,
+            lines=section.lines,
         )
 
     def _build(self, section: Section, row: IndexRow) -> Record | None:
         ctx = self._context(section, row)
-        text = "\n".join(section.lines)
+        text = "\n".join(line for line in section.lines if line)  # blank lines carry nothing
         status: build.Fields | None = None
         entitlements: list[Entitlement] | None = None
         for name in row.templates:
             role = TEMPLATE_ROLES[name]
-            rows = [build.Fields(values, lines, ctx) for values, lines in self._run(name, text, ctx)]
+            rows = [build.Fields(values, ctx) for values in self._run(name, text, ctx)]
             if role == CALLHOME_CONFIG:
                 return build.callhome_config_record(ctx, rows[0])
             if role == CALLHOME_SHOW:
@@ -205,13 +240,14 @@ class _FileParse:
         except pydantic.ValidationError as exc:  # a value the models refuse: name it, do not crash
             raise build.SectionError(ctx.first_line, f"unexpected value: {exc.errors()[0]['msg']}") from None
 
-    def _run(self, name: str, text: str, ctx: build.Context) -> list[tuple[dict, dict]]:
-        fsm = self.index.fsms[name]
+    def _run(self, name: str, text: str, ctx: build.Context) -> list[dict[str, object]]:
         try:
-            return fsm.ParseWithLines(text)
+            return self.index.fsms[name].rows(text)
         except TextFSMError as exc:
-            reason = str(exc).split(". Rule Line:", 1)[0].removeprefix("Error: ")
-            raise build.SectionError(ctx.first_line + fsm.line_no - 1, reason) from None
+            message = str(exc)
+            reason = message.split(". Rule Line:", 1)[0].removeprefix("Error: ")
+            culprit = message.split("Input Line: ", 1)[-1].rstrip(".")
+            raise build.SectionError(ctx.line_of(culprit), reason) from None
 
 
 def _plausible(row: IndexRow, head: str) -> bool:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .fleet import DeviceView, device_views
-from .metrics import ExporterStats, device_families, exporter_families, render_text
 from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
 from .parse import ParseIssue
 
@@ -23,15 +22,17 @@ _WARN_STATES = {RegistrationState.UNREGISTERED, RegistrationState.REGISTERING, A
 _RED, _YELLOW, _RESET = "\033[31m", "\033[33m", "\033[0m"
 
 
-def as_json(records: Sequence[Record], issues: Sequence[ParseIssue]) -> str:
-    document = {
-        "records": [record.model_dump(mode="json") for record in records],
-        "errors": [issue.as_json() for issue in issues],
-    }
-    return json.dumps(document, indent=2)
+def as_json(records_json: Sequence[str], issues: Sequence[ParseIssue]) -> str:
+    """One JSON object {"records": [...], "errors": [...]}, a record a line, from records
+    already serialised by pydantic's compiled serializer (FileResult.as_json)."""
+    body = ",\n  ".join(records_json)
+    errors = json.dumps([issue.as_json() for issue in issues])
+    return f'{{"records": [\n  {body}\n], "errors": {errors}}}' if body else f'{{"records": [], "errors": {errors}}}'
 
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime) -> str:
+    from .metrics import ExporterStats, device_families, exporter_families, render_text  # prometheus_client: only here
+
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues))
     return render_text(device_families(records, now) + exporter_families(stats)).decode()

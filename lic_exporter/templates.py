@@ -29,37 +29,77 @@ def templates_dir() -> Path:
     raise FileNotFoundError(f"no templates/index beside {here}")
 
 
-class TrackingFSM(textfsm.TextFSM):
-    """TextFSM that remembers on which input line each value was set, so that an error in a
-    value can name its line. Rows come with a {value name: line} map each."""
+class FastFSM(textfsm.TextFSM):
+    """TextFSM with the same template language and semantics, and a leaner line loop.
 
-    def ParseWithLines(self, text: str) -> list[tuple[dict[str, object], dict[str, int]]]:
-        self.Reset()
-        self._line_no = 0
-        self._value_lines: dict[str, int] = {}
-        self._row_lines: list[dict[str, int]] = []
-        rows = self.ParseText(text)
-        return [(dict(zip(self.header, row)), lines) for row, lines in zip(rows, self._row_lines)]
+    textfsm's own loop calls three Python functions per rule tried and looks each captured
+    value up by a linear scan of all values. This loop matches the compiled regex directly and
+    finds values in a dict, which roughly halves parse time on licence outputs (see bench/).
+    The actions (Next/Continue/Error, Record/Clear, state changes) are textfsm's own code.
+    """
 
-    @property
-    def line_no(self) -> int:
-        return self._line_no
+    def __init__(self, template) -> None:
+        super().__init__(template)
+        self._by_name = {value.name: value for value in self.values}
+        self._header = tuple(self.header)
+        # Values without options (most of them) need no per-record option callbacks.
+        self._plain = tuple(value for value in self.values if not value.options)
+        self._optioned = tuple(value for value in self.values if value.options)
 
-    def _CheckLine(self, line: str) -> None:  # noqa: N802 (textfsm's name)
-        self._line_no += 1
-        super()._CheckLine(line)
+    def _ClearRecord(self) -> None:  # noqa: N802
+        for value in self._plain:
+            value.value = None
+        for value in self._optioned:
+            value.ClearVar()
 
-    def _AssignVar(self, matched: re.Match[str], value: str) -> None:  # noqa: N802
-        if matched.group(value) is not None:
-            self._value_lines[value] = self._line_no
-        super()._AssignVar(matched, value)
+    def _ClearAllRecord(self) -> None:  # noqa: N802
+        if not hasattr(self, "_plain"):  # textfsm's __init__ resets before we are set up
+            super()._ClearAllRecord()
+            return
+        for value in self._plain:
+            value.value = None
+        for value in self._optioned:
+            value.ClearAllVar()
 
     def _AppendRecord(self) -> None:  # noqa: N802
-        before = len(self._result)
-        super()._AppendRecord()
-        if len(self._result) > before:
-            self._row_lines.append(self._value_lines)
-        self._value_lines = {}
+        """textfsm's rule: options may veto the record; an all-empty record is dropped;
+        None becomes ''."""
+        try:
+            for value in self._optioned:
+                value.OnSaveRecord()
+        except textfsm.parser.SkipRecord:
+            self._ClearRecord()
+            return
+        record = [value.value for value in self.values]
+        if all(item is None or item == [] for item in record):
+            return
+        self._result.append(["" if item is None else item for item in record])
+        self._ClearRecord()
+
+    def rows(self, text: str) -> list[dict[str, object]]:
+        """Parse `text` from a fresh start; one dict per record."""
+        self.Reset()
+        return [dict(zip(self._header, row)) for row in self.ParseText(text)]
+
+    def _CheckLine(self, line: str) -> None:  # noqa: N802 (textfsm's name)
+        for rule in self._cur_state:
+            matched = rule.regex_obj.regex.match(line)
+            if matched is None:
+                continue
+            for name, text in matched.groupdict().items():
+                value = self._by_name.get(name)
+                if value is None:
+                    continue
+                if value.options:
+                    value.AssignVar(text)
+                else:
+                    value.value = text
+            if self._Operations(rule, line):
+                if rule.new_state:
+                    if rule.new_state not in ("End", "EOF"):
+                        self._cur_state = self.states[rule.new_state]
+                    self._cur_state_name = rule.new_state
+                break
 
 
 @dataclass(frozen=True)
@@ -75,7 +115,7 @@ class IndexRow:
 class TemplateIndex:
     directory: Path
     rows: tuple[IndexRow, ...]
-    fsms: dict[str, TrackingFSM] = field(default_factory=dict)
+    fsms: dict[str, FastFSM] = field(default_factory=dict)
     _by_command: dict[str, tuple[IndexRow, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -86,7 +126,7 @@ class TemplateIndex:
         index = cls(directory, rows)
         for name in sorted({t for row in rows for t in row.templates}):
             with open(directory / name, encoding="utf-8") as handle:
-                index.fsms[name] = TrackingFSM(handle)
+                index.fsms[name] = FastFSM(handle)
         return index
 
     def rows_for_command(self, typed: str) -> tuple[IndexRow, ...]:
@@ -100,20 +140,18 @@ class TemplateIndex:
 
     def rows_for_file_name(self, stem: str) -> tuple[IndexRow, ...]:
         """Rows whose command the file is named after (`show_license_status`, `show-license-all`)."""
+        if not stem[:2].lower() == "sh":  # every command starts with `show`
+            return ()
         return tuple(row for row in self.rows if row.file_name_re.fullmatch(stem.lower()))
 
-    def choose(self, candidates: tuple[IndexRow, ...], head: str) -> IndexRow | None:
+    def choose(self, candidates: tuple[IndexRow, ...], head: str) -> tuple[IndexRow | None, bool]:
         """Among rows for one command, the first whose signature fits the output, else the
-        last (the general form). Without candidates: recognise the output by content alone."""
-        if candidates:
-            for row in candidates:
-                if row.signature.search(head):
-                    return row
-            return candidates[-1]
-        for row in self.rows:
+        last (the general form); without candidates, recognise the output by content alone.
+        Returns the row and whether its signature matched."""
+        for row in candidates or self.rows:
             if row.signature.search(head):
-                return row
-        return None
+                return row, True
+        return (candidates[-1], False) if candidates else (None, False)
 
     @property
     def commands(self) -> tuple[str, ...]:

@@ -49,14 +49,18 @@ class BadValue(ValueError):
 
 
 def is_absent(text: str | None) -> bool:
-    return text is None or text.strip().lower() in ABSENT_WORDS
+    return not text or text.strip().lower() in ABSENT_WORDS
 
 
 def clean(text: str | None) -> str | None:
     """The text itself, or None for Cisco's words for nothing."""
-    if is_absent(text):
+    if not text:
         return None
-    return text.strip()
+    stripped = text.strip()
+    return None if stripped.lower() in ABSENT_WORDS else stripped
+
+
+_FIXED = {name: timezone(timedelta(minutes=minutes)) for name, minutes in ZONE_OFFSETS_MINUTES.items()}
 
 
 def zone_offset(name: str, extra: dict[str, int] | None = None) -> timezone:
@@ -66,6 +70,8 @@ def zone_offset(name: str, extra: dict[str, int] | None = None) -> timezone:
         minutes = int(digits[:2]) * 60 + int(digits[2:])
         return timezone(timedelta(minutes=minutes if name[0] == "+" else -minutes))
     key = name.upper()
+    if not extra and key in _FIXED:
+        return _FIXED[key]
     offset = (extra or {}).get(key, ZONE_OFFSETS_MINUTES.get(key))
     if offset is None:
         raise BadValue(f"unknown time zone {name!r} (add it with --tz {key}=+HH:MM)")
@@ -91,12 +97,30 @@ def parse_timestamp(
 
 
 def _parse_timestamp(text: str, default_zone: str | None, extra: dict[str, int] | None) -> datetime:
-    stripped = " ".join(text.split())
+    parts = text.split()
+    if len(parts) == 5 and len(parts[2]) == 8 and not extra:  # Jun 22 16:15:41 2022 UTC: most of them
+        quick = _quick(parts)
+        if quick is not None:
+            return quick
+    stripped = " ".join(parts)
     for form in _TIMESTAMP_FORMS:
         match = form.match(stripped)
         if match:
             return _build(match, stripped, default_zone, extra)
     raise BadValue(f"not a timestamp: {stripped!r}")
+
+
+def _quick(parts: list[str]) -> datetime | None:
+    """The Smart Agent's own layout without a regex; None hands over to the full parser."""
+    month, day, clock, year, zone = parts
+    tz = _FIXED.get(zone.upper())
+    number = _MONTHS.get(month.lower())
+    if tz is None or number is None or clock[2] != ":" or clock[5] != ":":
+        return None
+    try:
+        return datetime(int(year), number, int(day), int(clock[:2]), int(clock[3:5]), int(clock[6:]), tzinfo=tz)
+    except ValueError:
+        return None
 
 
 def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dict[str, int] | None) -> datetime:

@@ -113,3 +113,22 @@ def test_real_corpus_parses(corpus: Path) -> None:
     assert sorted(Path(e["path"]).name for e in document["errors"]) == [
         "ciscodoc217965-partial_1.txt", "muninn-issue1167-partial_1.txt"]
     assert len(document["records"]) >= 25
+
+
+def test_parallel_parse_gives_the_same_result_as_one_process(tmp_path: Path) -> None:
+    """Above the parallel threshold the files are shared among workers; the output (order
+    included) must not change."""
+    sources = sorted(FIXTURES.glob("*.txt"))
+    for index in range(450):
+        source = sources[index % len(sources)]
+        (tmp_path / f"{index:04d}-{source.name}").write_bytes(source.read_bytes())
+    (tmp_path / "0007-broken.txt").write_text("Registration:\n  Status: REGISTERED\n")
+    one = run("parse", "--format", "json", "--jobs", "1", str(tmp_path))
+    two = run("parse", "--format", "json", "--jobs", "2", str(tmp_path))
+    assert one.returncode == two.returncode == 1
+    assert one.stdout == two.stdout and one.stderr == two.stderr
+    assert len(json.loads(two.stdout)["records"]) > 450
+    table_one = run("parse", "--format", "prometheus", "--jobs", "1", str(tmp_path))
+    table_two = run("parse", "--format", "prometheus", "--jobs", "2", str(tmp_path))
+    assert [line for line in table_one.stdout.splitlines() if "deadline_days" not in line] == [
+        line for line in table_two.stdout.splitlines() if "deadline_days" not in line]

@@ -1,0 +1,127 @@
+"""Records -> metric families: the contract's names, one-hot states, absent series, no secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from prometheus_client.parser import text_string_to_metric_families
+
+from lic_exporter.metrics import ExporterStats, device_families, exporter_families, render_text
+from lic_exporter.parse import Parser
+
+NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)
+
+
+def samples(records, now=NOW) -> dict[str, list]:
+    text = render_text(device_families(records, now)).decode()
+    found: dict[str, list] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(sample)
+    return found
+
+
+def records_of(*names: str) -> list:
+    parser = Parser()
+    return [r for name in names for r in parser.parse_file(FIXTURES / name).records]
+
+
+def value(found, name: str, **labels) -> float:
+    matches = [s.value for s in found.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert len(matches) == 1, (name, labels, matches)
+    return matches[0]
+
+
+def test_every_state_emitted_exactly_one_is_one() -> None:
+    found = samples(records_of("registration_failed.txt"))
+    registration = [s for s in found["cisco_smartlic_registration_state"] if s.labels["device"] == "n3k-edge-04"]
+    assert {s.labels["state"] for s in registration} == {
+        "unregistered", "registering", "registered", "registration_failed", "registration_expired", "unknown"}
+    assert [s.labels["state"] for s in registration if s.value == 1] == ["registration_failed"]
+    assert value(found, "cisco_smartlic_authorization_state", device="n3k-edge-04", state="evaluation") == 1
+
+
+def test_deadlines_and_days_left_computed_from_now() -> None:
+    found = samples(records_of("communication_failed.txt"))
+    deadline = datetime(2026, 7, 18, 13, 26, tzinfo=timezone.utc)
+    assert value(found, "cisco_smartlic_deadline_timestamp_seconds", device="n9k-spine-01",
+                 deadline="communication_deadline") == deadline.timestamp()
+    days = value(found, "cisco_smartlic_deadline_days", device="n9k-spine-01", deadline="communication_deadline")
+    assert days == pytest.approx((deadline - NOW).total_seconds() / 86400)
+    later = samples(records_of("communication_failed.txt"), now=datetime(2026, 8, 1, tzinfo=timezone.utc))
+    assert value(later, "cisco_smartlic_deadline_days", device="n9k-spine-01",
+                 deadline="communication_deadline") < 0
+
+
+def test_attempts_and_their_success() -> None:
+    found = samples(records_of("communication_failed.txt"))
+    assert value(found, "cisco_smartlic_last_attempt_success", device="n9k-spine-01",
+                 attempt="authorization_renewal") == 0
+    assert value(found, "cisco_smartlic_last_attempt_success", device="n9k-spine-01",
+                 attempt="initial_registration") == 1
+    assert value(found, "cisco_smartlic_next_attempt_timestamp_seconds", device="n9k-spine-01",
+                 attempt="registration_renewal") == datetime(2026, 5, 17, 14, 30, 12, tzinfo=timezone.utc).timestamp()
+
+
+def test_absent_values_are_absent_series_not_sentinels() -> None:
+    found = samples(records_of("eval_mode.txt"))
+    assert "cisco_smartlic_last_attempt_success" not in found
+    assert "cisco_smartlic_next_attempt_timestamp_seconds" not in found
+    deadlines = {s.labels["deadline"] for s in found["cisco_smartlic_deadline_timestamp_seconds"]}
+    assert deadlines == {"evaluation_expiry"}
+
+
+def test_policy_mode_report_ack_and_info() -> None:
+    found = samples(records_of("policy_ack_overdue.txt"))
+    info = found["cisco_smartlic_info"][0].labels
+    assert info == {"device": "n9k-border-02", "mode": "policy", "smart_account": "Example Networks Inc",
+                    "virtual_account": "DC1-Fabric", "transport": "smart"}
+    assert "cisco_smartlic_registration_state" not in found
+    assert value(found, "cisco_smartlic_deadline_days", device="n9k-border-02", deadline="report_ack") == \
+        pytest.approx(19.425, abs=0.001)
+    assert value(found, "cisco_smartlic_last_attempt_timestamp_seconds", device="n9k-border-02",
+                 attempt="report_push") > 0
+
+
+def test_entitlements_one_hot_and_counts() -> None:
+    found = samples(records_of("out_of_compliance.txt"))
+    assert value(found, "cisco_smartlic_entitlement_state", device="n9k-dc1-leaf07",
+                 entitlement="NXOS_ADVANTAGE_XF", state="out_of_compliance") == 1
+    assert value(found, "cisco_smartlic_entitlement_licenses", device="n9k-dc1-leaf07",
+                 entitlement="NXOS_ADVANTAGE_XF") == 2
+
+
+def test_repeated_tags_never_duplicate_series(corpus: Path) -> None:
+    # A stack prints the same tag per member; the summary truncates names.
+    records = Parser().parse_file(corpus / "iosxe/show_license_summary/genie_4.txt").records
+    found = samples(records)
+    keys = [tuple(sorted(s.labels.items())) for s in found["cisco_smartlic_entitlement_state"]]
+    assert len(keys) == len(set(keys))
+    assert value(found, "cisco_smartlic_entitlement_licenses", device="genie_4",
+                 entitlement="C9300-24 Network Advan...") == 2
+
+
+def test_newest_fact_per_aspect_wins_and_partial_never_replaces_whole() -> None:
+    found = samples(records_of("summary_classic.txt", "usage_classic.txt", "nxos_show_callhome.txt"))
+    assert value(found, "cisco_smartlic_deadline_timestamp_seconds", device="n9k-leaf-11",
+                 deadline="communication_deadline") > 0
+    assert value(found, "cisco_smartlic_callhome_enabled", device="n9k-leaf-11") == 1
+    commands = {s.labels["command"] for s in found["cisco_smartlic_source_timestamp_seconds"]}
+    assert commands == {"show license summary", "show license usage", "show callhome"}
+
+
+def test_no_contact_data_in_any_label() -> None:
+    text = render_text(device_families(records_of("callhome_plain_http.txt", "nxos_show_callhome.txt"), NOW)).decode()
+    for secret in ("noc@example.net", "555-0100", "Example Way", "proxy.example.net"):
+        assert secret not in text
+
+
+def test_exporter_self_metrics() -> None:
+    text = render_text(exporter_families(ExporterStats(files_ok=3, files_error=1, parse_errors=2))).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["lic_exporter_build_info"].samples[0].labels["version"]
+    assert {s.labels["state"]: s.value for s in families["lic_exporter_files"].samples} == {"ok": 3, "error": 1}
+    assert families["lic_exporter_parse_errors"].samples[0].value == 2
