@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,11 +41,12 @@ print(rows)
 
 
 def status_text(rng: random.Random, index: int) -> str:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randrange(0, 500_000))
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 500_000))
     auth = rng.choice(["AUTHORIZED", "AUTHORIZED", "AUTHORIZED", "OUT OF COMPLIANCE", "AUTHORIZATION EXPIRED"])
     failed = rng.random() < 0.1
-    comm = (f"FAILED on {start + timedelta(days=30):{STAMP}}\n    Failure reason: Fail to send out Call Home HTTP message."
-            if failed else f"SUCCEEDED on {start + timedelta(days=30):{STAMP}}")
+    when = f"{start + timedelta(days=30):{STAMP}}"
+    reason = "\n    Failure reason: Fail to send out Call Home HTTP message."
+    comm = f"FAILED on {when}{reason}" if failed else f"SUCCEEDED on {when}"
     return f"""
 Smart Licensing is ENABLED
 

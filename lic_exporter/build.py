@@ -13,7 +13,7 @@ from typing import Literal
 
 from . import models as m
 from .privacy import strip_userinfo
-from .values import BadValue, clean, parse_bool, parse_count, parse_duration, parse_timestamp
+from .values import BadValueError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
 
 
 class SectionError(Exception):
@@ -96,7 +96,7 @@ class Fields:
             return None
         try:
             return convert(text)
-        except BadValue as exc:
+        except BadValueError as exc:
             raise SectionError(self.line(name), f"{_label(name)}: {exc}") from None
 
 

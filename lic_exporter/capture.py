@@ -12,11 +12,11 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .values import BadValue, parse_timestamp
+from .values import BadValueError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
 MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused
@@ -122,7 +122,7 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
     bounded by the sections kept, never by the file size. Raises CaptureError for binary
     content."""
     stat = path.stat()
-    mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
+    mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
     capture = Capture(path, [], None, mtime, [], empty=True)
     with open(path, "rb") as handle:
         if stat.st_size <= WHOLE_FILE_BYTES:
@@ -218,7 +218,7 @@ def _header_time(line: str, section: Section) -> datetime | None:
         return None
     try:
         return parse_timestamp(text, default_zone="UTC")
-    except BadValue:
+    except BadValueError:
         return None
 
 

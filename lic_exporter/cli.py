@@ -11,7 +11,7 @@ import gc
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
@@ -38,7 +38,7 @@ def _instant(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +86,7 @@ def _parse(args: argparse.Namespace) -> int:
         files_ok += result.ok
     for issue in issues:
         print(issue, file=sys.stderr)
-    now = args.now or datetime.now(timezone.utc)
+    now = args.now or datetime.now(UTC)
     if args.format == "json":
         sys.stdout.write(render.as_json(records_json, issues) + "\n")
     elif args.format == "prometheus":

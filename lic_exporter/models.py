@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Literal, TypeVar, Union
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -279,4 +279,4 @@ class CallhomeRecord(RecordBase):
     unknown_lines: int = 0
 
 
-Record = Annotated[Union[LicenseRecord, CallhomeRecord], Field(discriminator="kind")]
+Record = Annotated[LicenseRecord | CallhomeRecord, Field(discriminator="kind")]

@@ -46,9 +46,9 @@ def as_table(records: Sequence[Record], now: datetime, color: bool) -> str:
     if not rows:
         return "no licensing records found\n"
     widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths)).rstrip()]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)).rstrip()]
     for row in rows:
-        cells = [_paint(text.ljust(w), level, color) for (text, level), w in zip(row, widths)]
+        cells = [_paint(text.ljust(w), level, color) for (text, level), w in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
 

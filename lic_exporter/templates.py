@@ -79,7 +79,7 @@ class FastFSM(textfsm.TextFSM):
     def rows(self, text: str) -> list[dict[str, object]]:
         """Parse `text` from a fresh start; one dict per record."""
         self.Reset()
-        return [dict(zip(self._header, row)) for row in self.ParseText(text)]
+        return [dict(zip(self._header, row, strict=True)) for row in self.ParseText(text)]
 
     def _CheckLine(self, line: str) -> None:  # noqa: N802 (textfsm's name)
         for rule in self._cur_state:
@@ -140,7 +140,7 @@ class TemplateIndex:
 
     def rows_for_file_name(self, stem: str) -> tuple[IndexRow, ...]:
         """Rows whose command the file is named after (`show_license_status`, `show-license-all`)."""
-        if not stem[:2].lower() == "sh":  # every command starts with `show`
+        if stem[:2].lower() != "sh":  # every command starts with `show`
             return ()
         return tuple(row for row in self.rows if row.file_name_re.fullmatch(stem.lower()))
 

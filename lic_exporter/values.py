@@ -44,7 +44,7 @@ _TIMESTAMP_FORMS = [
 ]
 
 
-class BadValue(ValueError):
+class BadValueError(ValueError):
     """A value Cisco printed that this tool cannot read; the message says which and why."""
 
 
@@ -74,7 +74,7 @@ def zone_offset(name: str, extra: dict[str, int] | None = None) -> timezone:
         return _FIXED[key]
     offset = (extra or {}).get(key, ZONE_OFFSETS_MINUTES.get(key))
     if offset is None:
-        raise BadValue(f"unknown time zone {name!r} (add it with --tz {key}=+HH:MM)")
+        raise BadValueError(f"unknown time zone {name!r} (add it with --tz {key}=+HH:MM)")
     return timezone(timedelta(minutes=offset))
 
 
@@ -107,7 +107,7 @@ def _parse_timestamp(text: str, default_zone: str | None, extra: dict[str, int] 
         match = form.match(stripped)
         if match:
             return _build(match, stripped, default_zone, extra)
-    raise BadValue(f"not a timestamp: {stripped!r}")
+    raise BadValueError(f"not a timestamp: {stripped!r}")
 
 
 def _quick(parts: list[str]) -> datetime | None:
@@ -126,10 +126,10 @@ def _quick(parts: list[str]) -> datetime | None:
 def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dict[str, int] | None) -> datetime:
     month = _MONTHS.get(match["mon"].lower())
     if month is None:
-        raise BadValue(f"not a month in {text!r}")
+        raise BadValueError(f"not a month in {text!r}")
     zone_name = match["zone"] or default_zone
     if zone_name is None:
-        raise BadValue(f"timestamp without a time zone: {text!r}")
+        raise BadValueError(f"timestamp without a time zone: {text!r}")
     micro = int((match["frac"] or "0").ljust(6, "0"))
     try:
         return datetime(
@@ -137,11 +137,11 @@ def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dic
             int(match["s"]), micro, tzinfo=zone_offset(zone_name, extra),
         )
     except ValueError as exc:  # e.g. Feb 30
-        raise BadValue(f"impossible date {text!r}: {exc}") from None
+        raise BadValueError(f"impossible date {text!r}: {exc}") from None
 
 
-_DURATION_PART = re.compile(r"(\d+)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|mins|minute|minutes|s|sec|secs|second|seconds)\b",
-                            re.IGNORECASE)
+_DURATION_PART = re.compile(
+    r"(\d+)\s*(d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\b", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -156,7 +156,7 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(days=int(bare.group(1)))
     parts = _DURATION_PART.findall(stripped)
     if not parts:
-        raise BadValue(f"not a duration: {stripped!r}")
+        raise BadValueError(f"not a duration: {stripped!r}")
     seconds = sum(int(n) * _UNIT_SECONDS[unit[0].lower()] for n, unit in parts)
     return timedelta(seconds=seconds)
 
@@ -168,7 +168,7 @@ def parse_count(text: str) -> int | None:
     try:
         return int(text.strip().replace(",", ""))
     except ValueError:
-        raise BadValue(f"not a count: {text.strip()!r}") from None
+        raise BadValueError(f"not a count: {text.strip()!r}") from None
 
 
 def parse_bool(text: str) -> bool | None:

@@ -46,7 +46,8 @@ def test_session_is_split_at_prompts(tmp_path: Path) -> None:
 
 def test_exec_header_gives_capture_time_and_leaves_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "s.txt"
-    path.write_text("Load for five secs: 1%/0%; one minute: 0%\nTime source is NTP, 15:09:55.102 UTC Wed Nov 10 2021\nX\n")
+    path.write_text("Load for five secs: 1%/0%; one minute: 0%\n"
+                    "Time source is NTP, 15:09:55.102 UTC Wed Nov 10 2021\nX\n")
     section = read_capture(path).sections[0]
     assert section.lines == ["", "", "X"]
     assert section.captured_at is not None and section.captured_at.year == 2021

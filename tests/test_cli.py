@@ -88,7 +88,8 @@ def test_id_token_never_reaches_any_output() -> None:
 
 def test_contacts_never_reach_any_output() -> None:
     for fmt in ("json", "table", "prometheus"):
-        out = run("parse", "--format", fmt, str(FIXTURES / "callhome_plain_http.txt"), str(FIXTURES / "nxos_show_callhome.txt"))
+        out = run("parse", "--format", fmt, str(FIXTURES / "callhome_plain_http.txt"),
+                  str(FIXTURES / "nxos_show_callhome.txt"))
         text = out.stdout + out.stderr
         for secret in ("noc@example.net", "555-0100", "Example Way", "proxy.example.net"):
             assert secret not in text, (fmt, secret)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lic_exporter.metrics import ExporterStats, device_families, exporter_families, render_text
 from lic_exporter.parse import Parser
 
-NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def samples(records, now=NOW) -> dict[str, list]:
@@ -46,12 +46,12 @@ def test_every_state_emitted_exactly_one_is_one() -> None:
 
 def test_deadlines_and_days_left_computed_from_now() -> None:
     found = samples(records_of("communication_failed.txt"))
-    deadline = datetime(2026, 7, 18, 13, 26, tzinfo=timezone.utc)
+    deadline = datetime(2026, 7, 18, 13, 26, tzinfo=UTC)
     assert value(found, "cisco_smartlic_deadline_timestamp_seconds", device="n9k-spine-01",
                  deadline="communication_deadline") == deadline.timestamp()
     days = value(found, "cisco_smartlic_deadline_days", device="n9k-spine-01", deadline="communication_deadline")
     assert days == pytest.approx((deadline - NOW).total_seconds() / 86400)
-    later = samples(records_of("communication_failed.txt"), now=datetime(2026, 8, 1, tzinfo=timezone.utc))
+    later = samples(records_of("communication_failed.txt"), now=datetime(2026, 8, 1, tzinfo=UTC))
     assert value(later, "cisco_smartlic_deadline_days", device="n9k-spine-01",
                  deadline="communication_deadline") < 0
 
@@ -63,7 +63,7 @@ def test_attempts_and_their_success() -> None:
     assert value(found, "cisco_smartlic_last_attempt_success", device="n9k-spine-01",
                  attempt="initial_registration") == 1
     assert value(found, "cisco_smartlic_next_attempt_timestamp_seconds", device="n9k-spine-01",
-                 attempt="registration_renewal") == datetime(2026, 5, 17, 14, 30, 12, tzinfo=timezone.utc).timestamp()
+                 attempt="registration_renewal") == datetime(2026, 5, 17, 14, 30, 12, tzinfo=UTC).timestamp()
 
 
 def test_absent_values_are_absent_series_not_sentinels() -> None:

@@ -8,7 +8,6 @@ from collections import defaultdict
 
 import pytest
 import textfsm
-
 from conftest import CORPUS, FIXTURES
 from test_golden import corpus_samples, fixture_samples
 

@@ -1,12 +1,12 @@
 """Cisco's scalar values: timestamps in every layout, zones, durations, counts, nothing-words."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lic_exporter.values import BadValue, clean, parse_count, parse_duration, parse_timestamp
+from lic_exporter.values import BadValueError, clean, parse_count, parse_duration, parse_timestamp
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -29,7 +29,7 @@ def test_zone_abbreviations(zone: str, hours: float) -> None:
 
 
 def test_unknown_zone_is_an_error_that_names_the_way_out() -> None:
-    with pytest.raises(BadValue, match="--tz XYZ="):
+    with pytest.raises(BadValueError, match="--tz XYZ="):
         parse_timestamp("Aug 03 09:03:25 2024 XYZ")
 
 
@@ -39,14 +39,14 @@ def test_extra_zone_from_the_command_line() -> None:
 
 
 def test_timestamp_without_zone_needs_a_default() -> None:
-    with pytest.raises(BadValue, match="without a time zone"):
+    with pytest.raises(BadValueError, match="without a time zone"):
         parse_timestamp("Wed Jun 22 16:16:28 2022")
     assert parse_timestamp("Wed Jun 22 16:16:28 2022", default_zone="UTC").tzinfo is not None
 
 
 @pytest.mark.parametrize("text", ["Feb 30 10:00:00 2024 UTC", "Foo 10 10:00:00 2024 UTC", "Jun 22 16:15", "soon"])
 def test_bad_timestamps(text: str) -> None:
-    with pytest.raises(BadValue):
+    with pytest.raises(BadValueError):
         parse_timestamp(text)
 
 
@@ -62,7 +62,7 @@ def test_durations(text: str, expected: timedelta) -> None:
 
 
 def test_bad_duration() -> None:
-    with pytest.raises(BadValue):
+    with pytest.raises(BadValueError):
         parse_duration("a while")
 
 
@@ -74,5 +74,5 @@ def test_words_for_nothing(word: str) -> None:
 def test_counts() -> None:
     assert parse_count("12") == 12
     assert parse_count("-") is None
-    with pytest.raises(BadValue):
+    with pytest.raises(BadValueError):
         parse_count("many")
