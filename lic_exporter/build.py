@@ -13,6 +13,7 @@ from typing import Literal
 
 from . import models as m
 from .privacy import strip_userinfo
+from .reasons import classify
 from .values import BadValueError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
 
 
@@ -206,8 +207,9 @@ def _attempt(status: Fields, result: str, at: str, failure: str) -> m.Attempt | 
     text = status.text(result)
     if text is None:  # "None": no attempt yet
         return None
+    reason = status.text(failure)
     return m.Attempt(result=m.attempt_result(text), result_text=text, at=status.time(at),
-                     failure_reason=status.text(failure))
+                     failure_reason=reason, failure_class=classify(reason) if reason else None)
 
 
 def _registration(status: Fields) -> m.Registration | None:
@@ -278,7 +280,10 @@ def _usage_reporting(status: Fields) -> m.UsageReporting | None:
 def _trust_code(status: Fields) -> m.TrustCode | None:
     members = status.values.get("TRUST_CODE_AT") or []
     if members:
-        times = [parse_timestamp(t, None, status.ctx.zones) for t in members]
+        try:
+            times = [parse_timestamp(text, None, status.ctx.zones) for text in members]
+        except BadValueError as exc:
+            raise SectionError(status.ctx.line_of("INSTALLED on"), f"Trust Code Installed: {exc}") from None
         return m.TrustCode(installed=True, installed_at=min(times))
     if not status.has("TRUST_CODE"):
         return None

@@ -9,6 +9,7 @@ largest section kept, never by the file size.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -115,42 +116,48 @@ def _overwrite(text: str) -> str:
     return "".join(screen)
 
 
-def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: True) -> Capture:
+def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: True,
+                 handle: BinaryIO | None = None, head: bytes = b"") -> Capture:
     """Read the file into sections. Lines of sections whose typed command is not `wanted`
     are not kept, so a long session costs only the outputs that matter. Files up to
     WHOLE_FILE_BYTES are read at once; larger ones are streamed line by line, so memory is
-    bounded by the sections kept, never by the file size. Raises CaptureError for binary
-    content."""
-    stat = path.stat()
-    mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
-    capture = Capture(path, [], None, mtime, [], empty=True)
-    with open(path, "rb") as handle:
-        if stat.st_size <= WHOLE_FILE_BYTES:
-            data = handle.read()
-            _refuse_binary(data)
-            text = _decode_whole(data, capture.undecodable_lines)
-            if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
-                lines = [line.rstrip() for line in text.splitlines()]
-                capture.sections.append(Section(None, None, 1, lines))
-                capture.empty = not any(lines)
-                return capture
-            numbered = enumerate(text.splitlines(), 1)
-        else:
-            _refuse_binary(handle.read(NUL_CHECK_BYTES))
-            handle.seek(0)
-            numbered = _stream(handle, capture.undecodable_lines)
-        _split(numbered, capture, wanted)
+    bounded by the sections kept, never by the file size. A caller that already opened the
+    file and read its `head` passes both. Raises CaptureError for binary content."""
+    if handle is None:
+        with open(path, "rb") as opened:
+            return read_capture(path, wanted, opened)
+    stat = os.fstat(handle.fileno())
+    capture = Capture(path, [], None, datetime.fromtimestamp(stat.st_mtime, tz=UTC), [], empty=True)
+    if stat.st_size <= WHOLE_FILE_BYTES:
+        data = head + handle.read()
+        _refuse_binary(data)
+        text = _decode_whole(data, capture.undecodable_lines)
+        if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
+            lines = [line.rstrip() for line in text.splitlines()]
+            capture.sections.append(Section(None, None, 1, lines))
+            capture.empty = not any(lines)
+            return capture
+        numbered: Iterable[tuple[int, str]] = enumerate(text.splitlines(), 1)
+    else:
+        handle.seek(0)
+        _refuse_binary(handle.read(NUL_CHECK_BYTES))
+        handle.seek(0)
+        numbered = _stream(handle, capture.undecodable_lines)
+    _split(numbered, capture, wanted)
     return capture
 
 
 def _is_plain(text: str) -> bool:
-    if any(marker in text for marker in _NEEDS_LINES):
-        return False
+    return not any(marker in text for marker in _NEEDS_LINES) and not has_prompt(text)
+
+
+def has_prompt(text: str) -> bool:
+    """Whether a line of `text` is a prompt (`host# command`); looks only at '#' and '>'."""
     for found in _PROMPT_CHAR.finditer(text):
         line_start = text.rfind("\n", 0, found.start()) + 1
         if _PROMPT.match(text[line_start:found.end()]):
-            return False
-    return True
+            return True
+    return False
 
 
 def _stream(handle: BinaryIO, undecodable: list[int]) -> Iterator[tuple[int, str]]:

@@ -15,6 +15,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+from .reasons import Reason
+
 # ISO 8601 with a numeric offset, as the contract shows: 2027-09-10T08:17:44+00:00
 Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, return_type=str)]
 
@@ -143,6 +145,7 @@ class Attempt(Frozen):
     result_text: str
     at: Timestamp | None = None
     failure_reason: str | None = None
+    failure_class: Reason | None = None  # the contract's `reason` for failure_reason
 
 
 class Account(Frozen):
@@ -279,4 +282,19 @@ class CallhomeRecord(RecordBase):
     unknown_lines: int = 0
 
 
-Record = Annotated[LicenseRecord | CallhomeRecord, Field(discriminator="kind")]
+class SyslogRecord(RecordBase):
+    """One licensing or call-home syslog message (`command` is `syslog`)."""
+
+    kind: Literal["syslog"] = "syslog"
+    facility: str
+    severity: int
+    severity_name: str
+    mnemonic: str  # the Smart Agent name, a LOG_SMART_LIC_ wrapper removed
+    message: str
+    time: Timestamp | None = None  # from the line; None where the line prints no time
+    year_inferred: bool = False  # the line printed no year (taken from the file's time)
+    failure: bool = False  # a failed communication with Cisco (counted in callhome_failures_total)
+    reason: Reason | None = None
+
+
+Record = Annotated[LicenseRecord | CallhomeRecord | SyslogRecord, Field(discriminator="kind")]

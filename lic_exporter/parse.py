@@ -12,23 +12,28 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pydantic
 from textfsm import TextFSMError
 
 from . import build
-from .capture import Capture, CaptureError, Section, device_name, read_capture
-from .models import CallhomeRecord, Entitlement, LicenseRecord
+from .capture import Capture, CaptureError, Section, device_name, has_prompt, read_capture
+from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
 from .privacy import redact
-from .templates import SIGNATURE_LINES, IndexRow, TemplateIndex
+from .syslog import Event, LineParser, Tally, looks_like_syslog, read_chunks, tally_stream
+from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
 
-Record = LicenseRecord | CallhomeRecord
+Record = LicenseRecord | CallhomeRecord | SyslogRecord
+SNIFF_BYTES = 64 * 1024  # enough of a file to tell a syslog file from a show output
 
 # What each template's rows become. Every template in the index has a role here.
 STATUS, ENTITLEMENT_BLOCKS, ENTITLEMENT_LEGACY, CALLHOME_CONFIG, CALLHOME_SHOW = (
     "status", "entitlement_blocks", "entitlement_legacy", "callhome_config", "callhome_show")
 TEMPLATE_ROLES = {
+    SYSLOG_TEMPLATE: "syslog",
     "cisco_smart_agent_status.textfsm": STATUS,
     "cisco_smart_agent_usage.textfsm": ENTITLEMENT_BLOCKS,
     "cisco_smart_agent_usage_table.textfsm": ENTITLEMENT_BLOCKS,
@@ -62,12 +67,13 @@ class FileResult:
     issues: tuple[ParseIssue, ...] = ()
     recognised: bool = True  # False: nothing in it this tool knows (skipped when walking)
     records_json: tuple[str, ...] = ()  # the records as JSON instead, when asked for (as_json)
+    syslog: Tally | None = None  # a syslog file: its messages added up
 
     def as_json(self) -> FileResult:
         """The same result with its records serialised: cheap to hand between processes
         and ready to print."""
         rendered = tuple(record.model_dump_json() for record in self.records)
-        return FileResult(self.path, (), self.issues, self.recognised, rendered)
+        return FileResult(self.path, (), self.issues, self.recognised, rendered, self.syslog)
 
     @property
     def ok(self) -> bool:
@@ -78,13 +84,24 @@ class FileResult:
 class Parser:
     index: TemplateIndex = field(default_factory=TemplateIndex.load)
     zones: dict[str, int] | None = None  # extra time zone abbreviations, minutes east of UTC
+    device_map: dict[str, str] | None = None  # syslog host address -> device name
 
-    def parse_file(self, path: Path, explicit: bool = True) -> FileResult:
-        """Parse one file. `explicit`: named by the user, so unrecognised content is an error
-        (a file met while walking a folder is skipped instead)."""
+    def __post_init__(self) -> None:
+        self.syslog_lines = LineParser(self.index.fsms[SYSLOG_TEMPLATE], self.zones, self.device_map)
+
+    def parse_file(self, path: Path, explicit: bool = True, syslog_events: bool = True) -> FileResult:
+        """Parse one file: saved show outputs, or a syslog file (recognised by its first lines).
+        `explicit`: named by the user, so unrecognised content is an error (a file met while
+        walking a folder is skipped instead). `syslog_events`: keep one record per licensing
+        syslog message (for JSON); without it a syslog file yields only its tally."""
         source = str(path)
         try:
-            capture = read_capture(path, lambda command: bool(self.index.rows_for_command(command)))
+            with open(path, "rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+                if self._is_syslog(path, head):
+                    handle.seek(0)
+                    return self._syslog(path, handle, syslog_events)
+                capture = read_capture(path, lambda command: bool(self.index.rows_for_command(command)), handle, head)
         except CaptureError as exc:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
@@ -92,6 +109,30 @@ class Parser:
         if capture.empty:
             return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
         return _FileParse(self, capture, explicit).run()
+
+    def _is_syslog(self, path: Path, head: bytes) -> bool:
+        """Not a show output (no NUL, not named after a command, no prompt, no signature) and
+        most first lines carry a syslog header."""
+        if not head or b"\x00" in head or self.index.rows_for_file_name(path.name.split(".", 1)[0]):
+            return False
+        text = head.decode("utf-8", errors="replace")
+        if has_prompt(text) or self.index.choose((), text)[0] is not None:
+            return False
+        return looks_like_syslog(text)
+
+    def _syslog(self, path: Path, handle: BinaryIO, keep_events: bool) -> FileResult:
+        source = str(path)
+        mtime = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, tz=UTC)
+        events: list[Event] | None = [] if keep_events else None
+        fallback = device_name(path.name.split(".", 1)[0])
+        tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
+        issues = ()
+        if tally.first_skipped is not None:
+            issues = (ParseIssue(source, tally.first_skipped, redact(
+                f"{tally.unparsed} line(s) naming a licensing facility without a message this tool reads "
+                f"(skipped), {tally.undecodable} with bytes that are not UTF-8 (replaced)"), fatal=False),)
+        records = tuple(syslog_record(event, source, mtime) for event in events or ())
+        return FileResult(source, records, issues, syslog=tally)
 
     def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False) -> Iterator[FileResult]:
         """Results for every file below `paths`, in walk order; with `as_json`, records come
@@ -118,7 +159,7 @@ def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser |
     parser = parser or _WORKER_PARSER
     kept = []
     for path, explicit in files:
-        result = parser.parse_file(path, explicit)
+        result = parser.parse_file(path, explicit, syslog_events=as_json)
         if result.recognised or result.issues:
             kept.append(result.as_json() if as_json else result)
     return kept
@@ -248,6 +289,16 @@ class _FileParse:
             reason = message.split(". Rule Line:", 1)[0].removeprefix("Error: ")
             culprit = message.split("Input Line: ", 1)[-1].rstrip(".")
             raise build.SectionError(ctx.line_of(culprit), reason) from None
+
+
+def syslog_record(event: Event, source: str, mtime: datetime) -> SyslogRecord:
+    return SyslogRecord(
+        device=event.device, command="syslog", source=source, line=event.line,
+        captured_at=event.time or mtime, captured_at_from="output" if event.time else "file_mtime",
+        facility=event.facility, severity=event.severity, severity_name=event.severity_name,
+        mnemonic=event.mnemonic, message=event.message, time=event.time, year_inferred=event.year_inferred,
+        failure=event.reason is not None, reason=event.reason,
+    )
 
 
 def _plausible(row: IndexRow, head: str) -> bool:

@@ -17,6 +17,8 @@ import textfsm
 from textfsm import clitable
 
 SIGNATURE_LINES = 200  # content recognition looks at this many lines of an output
+# Syslog lines come with no command, so no index row names their template.
+SYSLOG_TEMPLATE = "cisco_syslog_licensing.textfsm"
 
 
 def templates_dir() -> Path:
@@ -124,7 +126,7 @@ class TemplateIndex:
         table = clitable.IndexTable(file_path=str(directory / "index"), precompile=lambda *_: None)
         rows = tuple(_index_row(row) for row in table.index)
         index = cls(directory, rows)
-        for name in sorted({t for row in rows for t in row.templates}):
+        for name in sorted({t for row in rows for t in row.templates} | {SYSLOG_TEMPLATE}):
             with open(directory / name, encoding="utf-8") as handle:
                 index.fsms[name] = FastFSM(handle)
         return index

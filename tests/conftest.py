@@ -12,6 +12,8 @@ from lic_exporter.parse import Parser
 TESTS = Path(__file__).resolve().parent
 PROJECT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
+SHOW_FIXTURES = FIXTURES / "show"
+SYSLOG_FIXTURES = FIXTURES / "syslog"
 CORPUS = Path(os.environ.get("LIC_EXPORTER_CORPUS", PROJECT.parent / "shared" / "corpus" / "real"))
 CORPUS_EXPECTED = TESTS / "corpus_expected"
 

@@ -26,6 +26,9 @@ def normalise(result: FileResult, base: Path) -> dict[str, object]:
     for record in result.records:
         data = record.model_dump(mode="json")
         data["source"] = path.relative_to(base).as_posix()
+        if data.get("year_inferred"):  # year-less syslog line: its year comes from the file's mtime
+            assert record.time.year in (mtime.year, mtime.year - 1)
+            data["time"] = data["captured_at"] = "<year from mtime>" + data["time"][4:]
         if data["captured_at_from"] == "file_mtime":
             assert record.captured_at == mtime, "capture time must be the file's mtime"
             data["captured_at"] = MTIME

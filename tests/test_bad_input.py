@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import SHOW_FIXTURES as FIXTURES
 
 from lic_exporter.parse import Parser
 

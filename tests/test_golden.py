@@ -16,7 +16,7 @@ _NOT_SAMPLES = (".md", ".expected.json", ".expected.yml")
 
 
 def fixture_samples() -> list[Path]:
-    return sorted(p for p in FIXTURES.glob("*.txt"))
+    return sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".txt", ".log"))
 
 
 def corpus_samples(corpus: Path) -> list[Path]:
@@ -51,5 +51,5 @@ def test_every_real_sample_has_an_expectation(corpus: Path) -> None:
 
 
 def test_every_fixture_has_an_expectation() -> None:
-    expected = {p.name.removesuffix(".expected.json") for p in FIXTURES.glob("*.expected.json")}
-    assert expected == {p.stem for p in fixture_samples()}
+    expected = {str(p).removesuffix(".expected.json") for p in FIXTURES.rglob("*.expected.json")}
+    assert expected == {str(p.with_suffix("")) for p in fixture_samples()}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import SHOW_FIXTURES as FIXTURES
 from prometheus_client.parser import text_string_to_metric_families
 
 from lic_exporter.metrics import ExporterStats, device_families, exporter_families, render_text

@@ -13,7 +13,8 @@ from test_golden import corpus_samples, fixture_samples
 
 from lic_exporter.capture import read_capture
 from lic_exporter.parse import TEMPLATE_ROLES, Parser
-from lic_exporter.templates import SIGNATURE_LINES, TemplateIndex
+from lic_exporter.syslog import scan
+from lic_exporter.templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, TemplateIndex
 
 
 def _samples():
@@ -52,6 +53,12 @@ def test_every_template_value_is_used() -> None:
         for name in row.templates:
             for values in parser.index.fsms[name].rows(text):
                 filled[name].update(key for key, value in values.items() if value)
+    for path in _samples():
+        if path.suffix == ".log":
+            _, survivors = scan(path.read_bytes(), 1)
+            text = "\n".join(raw.decode("utf-8", "replace") for _, raw in survivors)
+            for values in parser.index.fsms[SYSLOG_TEMPLATE].rows(text):
+                filled[SYSLOG_TEMPLATE].update(key for key, value in values.items() if value)
     unused = {name: set(fsm.header) - filled[name] for name, fsm in parser.index.fsms.items()}
     assert {name: sorted(values) for name, values in unused.items() if values} == {}
 

@@ -1,0 +1,233 @@
+"""Syslog lines -> licensing and call-home events, and their tally per device.
+
+Most of a switch log is about anything but licensing, so lines are pre-filtered on raw bytes
+(a regex scan for LICMGR, SMART_LIC, CALLHOME, CALL_HOME over whole chunks, in C); only the
+survivors are decoded and handed, one batch per chunk, to TextFSM, which stays the parser of
+record for the lines that count. Memory is bounded by the chunk size, not the file size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import BinaryIO
+
+from .capture import device_name
+from .privacy import redact
+from .reasons import Reason, classify
+from .templates import FastFSM
+from .values import BadValueError, parse_timestamp
+
+CHUNK_BYTES = 1 << 20
+_KEYWORDS = re.compile(rb"LICMGR|SMART_LIC|CALL_?HOME")
+# TextFSM splits its input with str.splitlines(), which also breaks at these characters; a
+# survivor holding one would shift every row after it.
+_LINE_BREAKS = str.maketrans({c: " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+_WRAPPER = "LOG_SMART_LIC_"  # NX-OS: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED
+_PROCESS_SUFFIX = re.compile(r"\s+-\s+[\w.]+\[\d+\]$")  # SYSTEM_MSG bodies end in ' - proc[pid]'
+SEVERITY_NAMES = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
+# Messages that report a failed communication with Cisco. The follow-ons that report the same
+# incident again (AUTH_RENEW_FAILED, AGENT_REG_FAILED, ID_CERT_RENEW_FAILED) are not failures
+# here: they count only in the per-mnemonic total.
+FAILURE_MNEMONICS = frozenset({"COMM_FAILED", "SL_MESSAGE_FAILED"})
+
+# A line that looks like syslog in any layout this tool reads: used to recognise a log file.
+_SYSLOG_LINE = re.compile(
+    r"^(?:<\d{1,3}>|\d{4}\s+[A-Z][a-z]{2}\s+\d|[A-Z][a-z]{2}\s+\d{1,2}\s+\d{1,2}:\d\d:\d\d|[*.][A-Z][a-z]{2}\s"
+    r"|[A-Z0-9]+(?:/[A-Z0-9]+)+:[A-Z][a-z]{2}\s|%[A-Z][A-Z0-9_]*-\d-)")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One licensing or call-home message."""
+
+    device: str
+    line: int
+    facility: str
+    severity: int
+    mnemonic: str  # the Smart Agent name, LOG_SMART_LIC_ removed
+    message: str
+    time: datetime | None  # from the line itself; None where it prints none
+    reason: Reason | None  # set for failed communications only
+    year_inferred: bool = False  # the line printed no year: it was taken from the reference time
+
+    @property
+    def severity_name(self) -> str:
+        return SEVERITY_NAMES[self.severity] if 0 <= self.severity < len(SEVERITY_NAMES) else str(self.severity)
+
+
+@dataclass
+class Tally:
+    """What the syslog lines say, added up: the counters the metrics are built from."""
+
+    messages: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # device, mnemonic, severity
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # device, reason
+    last_failure: dict[str, datetime] = field(default_factory=dict)
+    lines: int = 0  # every line read
+    unparsed: int = 0  # lines that passed the pre-filter but hold no message
+    undecodable: int = 0  # lines that passed the pre-filter with bytes that are not UTF-8
+    first_skipped: int | None = None  # line number of the first unparsed or undecodable line
+
+    def skipped(self, line: int) -> None:
+        if self.first_skipped is None or line < self.first_skipped:
+            self.first_skipped = line
+
+    def add(self, event: Event) -> None:
+        self.messages[(event.device, event.mnemonic, event.severity_name)] += 1
+        if event.reason is not None:
+            self.failures[(event.device, event.reason.value)] += 1
+            if event.time is not None:
+                known = self.last_failure.get(event.device)
+                if known is None or event.time > known:
+                    self.last_failure[event.device] = event.time
+
+    def merge(self, other: Tally) -> None:
+        self.messages.update(other.messages)
+        self.failures.update(other.failures)
+        for device, when in other.last_failure.items():
+            if device not in self.last_failure or when > self.last_failure[device]:
+                self.last_failure[device] = when
+        self.lines += other.lines
+        self.unparsed += other.unparsed
+        self.undecodable += other.undecodable
+        if self.first_skipped is None:
+            self.first_skipped = other.first_skipped
+
+
+def looks_like_syslog(head: str, sample: int = 50) -> bool:
+    """Most of the first non-blank lines have a syslog header (or are bare messages)."""
+    lines = [line for line in head.splitlines() if line.strip()][:sample]
+    return bool(lines) and sum(bool(_SYSLOG_LINE.match(line)) for line in lines) * 2 >= len(lines)
+
+
+def scan(data: bytes, first_line: int) -> tuple[int, list[tuple[int, bytes]]]:
+    """Complete lines in `data` -> (how many, [(line number, raw line)] that may count).
+    `data` must end at a line boundary (or at the end of the file)."""
+    survivors: list[tuple[int, bytes]] = []
+    line_no, counted_to, last_start = first_line, 0, -1
+    for found in _KEYWORDS.finditer(data):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        if start == last_start:
+            continue  # a second keyword on a line already taken
+        line_no += data.count(b"\n", counted_to, start)
+        counted_to = start
+        end = data.find(b"\n", found.end())
+        survivors.append((line_no, data[start:end if end >= 0 else len(data)]))
+        last_start = start
+    lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    return lines, survivors
+
+
+class LineParser:
+    """Survivor lines -> events, with TextFSM. One instance per process (compiled once)."""
+
+    def __init__(self, fsm: FastFSM, zones: dict[str, int] | None = None,
+                 device_map: dict[str, str] | None = None):
+        self.fsm = fsm
+        self.zones = zones
+        self.device_map = device_map or {}
+
+    def events(self, survivors: list[tuple[int, bytes]], fallback_device: str, reference: datetime,
+               tally: Tally) -> Iterator[Event]:
+        """Events of these lines, in order; `reference` dates year-less lines (the newest
+        time they can have: the file's modification time, or now for a followed file)."""
+        if not survivors:
+            return
+        texts = [self._decode(number, raw, tally) for number, raw in survivors]
+        rows = self.fsm.rows("\n".join(texts))
+        for (number, _), row in zip(survivors, rows, strict=True):
+            if not row["FACILITY"]:
+                tally.unparsed += 1
+                tally.skipped(number)
+                continue
+            yield self._event(row, number, fallback_device, reference)
+
+    @staticmethod
+    def _decode(number: int, raw: bytes, tally: Tally) -> str:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            tally.undecodable += 1
+            tally.skipped(number)
+            text = raw.decode("utf-8", errors="replace")
+        return text.rstrip("\r\n").translate(_LINE_BREAKS)
+
+    def _event(self, row: dict[str, object], number: int, fallback_device: str, reference: datetime) -> Event:
+        mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
+        message = _PROCESS_SUFFIX.sub("", str(row["MESSAGE"]).strip())
+        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "")
+        if host:
+            host = self.device_map.get(host.lower(), host)
+        time = self._time(row, reference)
+        return Event(
+            device=device_name(host) if host else fallback_device,
+            line=number,
+            facility=str(row["FACILITY"]),
+            severity=int(str(row["SEVERITY"])),
+            mnemonic=mnemonic,
+            message=redact(message),
+            time=time,
+            reason=classify(message) if mnemonic in FAILURE_MNEMONICS else None,
+            year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
+        )
+
+    def _time(self, row: dict[str, object], reference: datetime) -> datetime | None:
+        """The device's own time; without a zone it is UTC (contract); without a year, the
+        latest year that does not put it in the future of `reference` (new-year rollover)."""
+        try:
+            if row["ISO_TIME"]:
+                return datetime.fromisoformat(str(row["ISO_TIME"]).replace("Z", "+00:00"))
+            if not row["DATE"]:
+                return None
+            zone = str(row["ZONE"] or "UTC")
+            if row["YEAR"]:
+                return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones)
+            return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones)
+        except (BadValueError, ValueError):
+            return None  # an unknown zone or a broken date: the message still counts
+
+
+def _without_year(day_time: str, zone: str, reference: datetime, zones: dict[str, int] | None) -> datetime | None:
+    for year in (reference.year, reference.year - 1):
+        try:
+            when = parse_timestamp(f"{day_time} {year} {zone}", None, zones)
+        except BadValueError:  # Feb 29 in a year without one
+            continue
+        if when <= reference + timedelta(days=1):
+            return when
+    return None
+
+
+def read_chunks(handle: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Whole lines, about `size` bytes at a time; the last chunk may lack its newline."""
+    partial = b""
+    while True:
+        block = handle.read(size)
+        if not block:
+            if partial:
+                yield partial
+            return
+        block = partial + block
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            partial = block
+            continue
+        partial = block[cut:]
+        yield block[:cut]
+
+
+def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: str, reference: datetime,
+                 keep: list[Event] | None = None) -> Tally:
+    """Scan, parse and add up a whole stream; events are also kept when `keep` is a list."""
+    tally = Tally()
+    for chunk in chunks:
+        lines, survivors = scan(chunk, tally.lines + 1)
+        for event in parser.events(survivors, fallback_device, reference, tally):
+            tally.add(event)
+            if keep is not None:
+                keep.append(event)
+        tally.lines += lines
+    return tally
