@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from . import models as m
-from .privacy import strip_userinfo
+from .privacy import redact, strip_userinfo
 from .reasons import classify
 from .values import BadValueError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
 
@@ -34,11 +34,17 @@ class Context:
     command: str
     source: str
     first_line: int  # file line of the section's first output line
-    last_line: int
     captured_at: datetime
     captured_at_from: Literal["output", "file_mtime"]
     zones: dict[str, int] | None = None
     lines: Sequence[str] = ()  # the section's lines, to find where a value stood
+
+    def last_text_line(self) -> int:
+        """The file line of the section's last non-blank line."""
+        for offset in range(len(self.lines) - 1, -1, -1):
+            if self.lines[offset].strip():
+                return self.first_line + offset
+        return self.first_line
 
     def line_of(self, text: str, label: str | None = None) -> int:
         """The file line of the first section line holding `text` (after `label`, when
@@ -97,7 +103,7 @@ class Fields:
             return None
         try:
             return convert(text)
-        except BadValueError as exc:
+        except (BadValueError, OverflowError, ValueError) as exc:
             raise SectionError(self.line(name), f"{_label(name)}: {exc}") from None
 
 
@@ -147,28 +153,73 @@ def license_record(ctx: Context, status: Fields | None, entitlements: tuple[m.En
     )
 
 
+_CUT = "(output cut off?)"
+
+
+def _cut(ctx: Context, what: str) -> SectionError:
+    """An output that stops early: the error names the last line there is."""
+    return SectionError(ctx.last_text_line(), f"{what} {_CUT}")
+
+
 def _check_whole(status: Fields, ctx: Context) -> None:
-    """A classic status without its License Authorization block, or with blocks that stop
-    before their key line, was cut off: refuse it rather than pass blanks off as a record."""
-    end = ctx.last_line
-    if status.has("REG_HEADER") and not status.has("REG_STATUS"):
-        raise SectionError(status.line("REG_HEADER"), "'Registration:' block has no Status line (output cut off?)")
-    if status.has("REG_HEADER") and not status.has("AUTH_HEADER"):
-        raise SectionError(end, f"'{ctx.command}' output ends before its 'License Authorization:' block (cut off?)")
+    """An output cut off mid-way must be refused, not passed off as a record with blanks.
+    The rules, one function each, say what a whole output has."""
+    for rule in (_registration_whole, _authorization_whole, _policy_whole, _trailer_whole):
+        rule(status, ctx)
+
+
+def _registration_whole(status: Fields, ctx: Context) -> None:
+    if not status.has("REG_HEADER"):
+        return
+    if not status.has("REG_STATUS"):
+        raise SectionError(status.line("REG_HEADER"), f"'Registration:' block has no Status line {_CUT}")
+    if not status.has("AUTH_HEADER"):
+        raise _cut(ctx, f"'{ctx.command}' output ends before its 'License Authorization:' block")
+    if m.registration_state(status.raw("REG_STATUS")) is m.RegistrationState.UNKNOWN:
+        _unknown_state_not_last(status, "REG_STATUS", ctx)
+
+
+def _authorization_whole(status: Fields, ctx: Context) -> None:
     if status.has("AUTH_HEADER") and not status.has("AUTH_STATUS"):
-        raise SectionError(end, "'License Authorization:' block has no Status line (output cut off?)")
+        raise _cut(ctx, "'License Authorization:' block has no Status line")
     # Outputs with a Registration block print the whole authorization block; `show license
     # usage` prints only its Status line.
-    full = status.has("REG_HEADER") and status.has("AUTH_STATUS")
-    state = m.authorization_state(status.raw("AUTH_STATUS")) if full else None
-    if state in (m.AuthorizationState.AUTHORIZED, m.AuthorizationState.OUT_OF_COMPLIANCE) and not (
-        status.has("COMM_DEADLINE")
-    ):
-        raise SectionError(end, "'License Authorization:' block ends before 'Communication Deadline:' (cut off?)")
-    if state is m.AuthorizationState.EVALUATION and not status.has("EVAL_REMAINING"):
-        raise SectionError(end, "'License Authorization:' block ends before 'Evaluation Period Remaining:' (cut off?)")
+    if not (status.has("REG_HEADER") and status.has("AUTH_STATUS")):
+        return
+    state = m.authorization_state(status.raw("AUTH_STATUS"))
+    needs = {m.AuthorizationState.AUTHORIZED: "COMM_DEADLINE", m.AuthorizationState.OUT_OF_COMPLIANCE: "COMM_DEADLINE",
+             m.AuthorizationState.AUTHORIZATION_EXPIRED: "COMM_DEADLINE",
+             m.AuthorizationState.EVALUATION: "EVAL_REMAINING"}.get(state)
+    if needs and not status.has(needs):
+        raise _cut(ctx, f"'License Authorization:' block ends before '{_LABELS[needs]}:'")
+    if state is m.AuthorizationState.UNKNOWN:
+        _unknown_state_not_last(status, "AUTH_STATUS", ctx)
+
+
+def _unknown_state_not_last(status: Fields, name: str, ctx: Context) -> None:
+    """A state word no table knows, on the last line there is, is most likely cut mid-word."""
+    line = status.line(name)
+    if line >= ctx.last_text_line():
+        raise SectionError(line, f"unknown state {status.raw(name)!r} on the last line {_CUT}")
+
+
+def _policy_whole(status: Fields, ctx: Context) -> None:
     if status.flag("SLP_STATUS") and not status.has("USAGE_HEADER") and ctx.command != "show license summary":
-        raise SectionError(end, f"'{ctx.command}' output ends before its 'Usage Reporting:' block (cut off?)")
+        raise _cut(ctx, f"'{ctx.command}' output ends before its 'Usage Reporting:' block")
+    if status.has("USAGE_HEADER"):
+        for name in ("NEXT_ACK_DEADLINE", "LAST_REPORT_PUSH"):
+            if not status.has(name):
+                raise _cut(ctx, f"'Usage Reporting:' block has no '{_LABELS[name]}:' line")
+
+
+def _trailer_whole(status: Fields, ctx: Context) -> None:
+    """`show license all` ends with Product Information and Agent Version: without them the
+    licence list before may be short."""
+    if ctx.command in FULL_LISTINGS and not (status.has("UDI") or status.has("AGENT_VERSION")):
+        raise _cut(ctx, f"'{ctx.command}' output ends before its 'Product Information' block")
+
+
+FULL_LISTINGS = ("show license all", "show license tech support")
 
 
 def _mode(status: Fields) -> m.Mode | None:
@@ -196,7 +247,7 @@ def _transport(status: Fields) -> m.Transport | None:
     return m.Transport(
         type=status.text("TRANSPORT_TYPE"),
         url=strip_userinfo(status.text("TRANSPORT_URL") or "") or None,
-        cslu_address=status.text("CSLU_ADDRESS"),
+        cslu_address=strip_userinfo(status.text("CSLU_ADDRESS") or "") or None,
         proxy_address=status.text("PROXY_ADDRESS"),
         proxy_port=status.count("PROXY_PORT"),
         vrf=status.text("TRANSPORT_VRF"),
@@ -208,6 +259,7 @@ def _attempt(status: Fields, result: str, at: str, failure: str) -> m.Attempt | 
     if text is None:  # "None": no attempt yet
         return None
     reason = status.text(failure)
+    reason = redact(reason) if reason else None  # free text: may quote a proxy URL with credentials
     return m.Attempt(result=m.attempt_result(text), result_text=text, at=status.time(at),
                      failure_reason=reason, failure_class=classify(reason) if reason else None)
 
@@ -232,6 +284,10 @@ def _authorization(status: Fields, ctx: Context) -> m.Authorization | None:
         return None
     text = status.raw("AUTH_STATUS")
     remaining = status.duration("EVAL_REMAINING")
+    try:
+        expires = ctx.captured_at + remaining if remaining is not None else None
+    except OverflowError:
+        raise SectionError(status.line("EVAL_REMAINING"), "Evaluation Period Remaining: out of range") from None
     return m.Authorization(
         state=m.authorization_state(text),
         state_text=text,
@@ -240,7 +296,7 @@ def _authorization(status: Fields, ctx: Context) -> m.Authorization | None:
         next_communication=status.time("NEXT_COMM"),
         communication_deadline=status.time("COMM_DEADLINE"),
         evaluation_remaining=remaining,
-        evaluation_expires=ctx.captured_at + remaining if remaining is not None else None,
+        evaluation_expires=expires,
     )
 
 
@@ -292,6 +348,9 @@ def _trust_code(status: Fields) -> m.TrustCode | None:
 
 
 def block_entitlement(row: Fields) -> m.Entitlement:
+    if not row.has("STATUS"):
+        tag = row.raw("TAG").strip()
+        raise SectionError(row.ctx.line_of(f"({tag}):"), f"licence block '({tag}):' has no Status line {_CUT}")
     state_text = row.text("STATUS") or ""
     return m.Entitlement(
         tag=row.raw("TAG").strip(),

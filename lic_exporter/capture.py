@@ -28,10 +28,14 @@ _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 _MORE = re.compile(r"^\s*-+\s?More\s?-+ ?")  # a pager prompt saved without its erasure
 _EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
 _CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
+# Characters str.splitlines() (and so TextFSM) would take for line ends: made spaces.
+_ODD_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+_BLANK_ODD_BREAKS = str.maketrans(dict.fromkeys(_ODD_BREAKS, " "))
 # What sends a file down the line-by-line path: terminal control characters, a pager prompt,
 # an exec header or a printed time (plain substring tests, far cheaper than a regex), or a
 # prompt line (checked only at the rare '#' and '>').
-_NEEDS_LINES = ("\r", "\x1b", "\x08", "More", "Time source", "Load for", "!Time")
+_NEEDS_LINES = ("\r", "\x1b", "\x08", "More", "Time source", "Load for", "!Time", "\ufeff",
+                *_ODD_BREAKS)
 _PROMPT_CHAR = re.compile(r"[#>]")
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
 _SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
@@ -71,10 +75,6 @@ class Section:
         else:
             self.overflow = True
 
-    @property
-    def last_line(self) -> int:
-        return self.first_line + max(len(self.lines) - 1, 0)
-
 
 @dataclass
 class Capture:
@@ -84,6 +84,8 @@ class Capture:
     mtime: datetime
     undecodable_lines: list[int]
     empty: bool
+    zones: dict[str, int] | None = None  # extra zone abbreviations (--tz)
+    unread_times: list[tuple[int, str]] = field(default_factory=list)  # printed times not understood
 
 
 def clean_line(text: str) -> str:
@@ -94,7 +96,7 @@ def clean_line(text: str) -> str:
         text = _overwrite(text)
     if "More" in text:
         text = _MORE.sub("", text)
-    return text.rstrip()
+    return text.translate(_BLANK_ODD_BREAKS).rstrip()
 
 
 def _overwrite(text: str) -> str:
@@ -117,7 +119,7 @@ def _overwrite(text: str) -> str:
 
 
 def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: True,
-                 handle: BinaryIO | None = None, head: bytes = b"") -> Capture:
+                 handle: BinaryIO | None = None, head: bytes = b"", zones: dict[str, int] | None = None) -> Capture:
     """Read the file into sections. Lines of sections whose typed command is not `wanted`
     are not kept, so a long session costs only the outputs that matter. Files up to
     WHOLE_FILE_BYTES are read at once; larger ones are streamed line by line, so memory is
@@ -125,19 +127,20 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
     file and read its `head` passes both. Raises CaptureError for binary content."""
     if handle is None:
         with open(path, "rb") as opened:
-            return read_capture(path, wanted, opened)
+            return read_capture(path, wanted, opened, zones=zones)
     stat = os.fstat(handle.fileno())
-    capture = Capture(path, [], None, datetime.fromtimestamp(stat.st_mtime, tz=UTC), [], empty=True)
+    capture = Capture(path, [], None, datetime.fromtimestamp(stat.st_mtime, tz=UTC), [], empty=True, zones=zones)
     if stat.st_size <= WHOLE_FILE_BYTES:
         data = head + handle.read()
         _refuse_binary(data)
         text = _decode_whole(data, capture.undecodable_lines)
         if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
-            lines = [line.rstrip() for line in text.splitlines()]
+            lines = [line.rstrip() for line in _split_lines(text)]
             capture.sections.append(Section(None, None, 1, lines))
             capture.empty = not any(lines)
             return capture
-        numbered: Iterable[tuple[int, str]] = enumerate(text.splitlines(), 1)
+        # Split at newlines only: a bare carriage return or form feed is not a new line.
+        numbered: Iterable[tuple[int, str]] = enumerate(_split_lines(text), 1)
     else:
         handle.seek(0)
         _refuse_binary(handle.read(NUL_CHECK_BYTES))
@@ -158,6 +161,15 @@ def has_prompt(text: str) -> bool:
         if _PROMPT.match(text[line_start:found.end()]):
             return True
     return False
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines at newlines only (a bare carriage return or form feed is no new line); the
+    newline ending the last line starts no further line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _stream(handle: BinaryIO, undecodable: list[int]) -> Iterator[tuple[int, str]]:
@@ -181,7 +193,7 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
             current = Section(command, prompt["host"], number + 1)
             current.skip = command is not None and not wanted(command)
             continue
-        when = _header_time(line, current)
+        when = _header_time(line, current, capture, number)
         if when is not None:
             current.captured_at = current.captured_at or when
             capture.printed_time = capture.printed_time or when
@@ -198,20 +210,20 @@ def _refuse_binary(head: bytes) -> None:
 
 def _decode_whole(data: bytes, undecodable: list[int]) -> str:
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark from a Windows editor
     except UnicodeDecodeError:  # rare: find the lines at fault, replace only their bytes
         return "\n".join(_decode(raw, n, undecodable) for n, raw in enumerate(data.split(b"\n"), 1))
 
 
 def _decode(raw: bytes, number: int, undecodable: list[int]) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff") if number == 1 else raw.decode("utf-8")
     except UnicodeDecodeError:
         undecodable.append(number)
         return raw.decode("utf-8", errors="replace")
 
 
-def _header_time(line: str, section: Section) -> datetime | None:
+def _header_time(line: str, section: Section, capture: Capture, number: int) -> datetime | None:
     """A capture time printed by the device: the exec header `Time source is NTP, <time>`,
     a running-config `!Time: <time>` (no zone printed: read as UTC, like syslog), or a line
     of `show clock` output."""
@@ -224,9 +236,19 @@ def _header_time(line: str, section: Section) -> datetime | None:
     if text is None:
         return None
     try:
-        return parse_timestamp(text, default_zone="UTC")
-    except BadValueError:
+        return parse_timestamp(text, "UTC", capture.zones)
+    except BadValueError as exc:
+        capture.unread_times.append((number, f"printed capture time not used: {exc}"))
         return None
+
+
+_LEADING_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?!\d)")
+
+
+def file_stem(name: str) -> str:
+    """A file's name up to its first dot, unless it starts with an IPv4 address (10.2.2.2.txt)."""
+    address = _LEADING_IPV4.match(name)
+    return address.group(0) if address else name.split(".", 1)[0]
 
 
 def device_name(host: str) -> str:

@@ -78,7 +78,10 @@ def device_views(records: Iterable[Record]) -> list[DeviceView]:
         if isinstance(record, CallhomeRecord):
             view._take("callhome", record, when)
             continue
-        view._take("info", record if record.mode is not None else None, when)
+        # The mode alone (a policy-mode `show license usage`) only fills a gap: it must not
+        # blank the accounts and transport a status output stated.
+        view._take("info", record if record.mode is not None else None, when,
+                   partial=record.account is None and record.transport is None)
         view._take("registration", record.registration, when)
         # `show license usage` prints the authorization Status line alone.
         view._take("authorization", record.authorization, when, partial=record.registration is None

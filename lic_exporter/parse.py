@@ -6,13 +6,14 @@ The path of one file: capture (clean, split by prompt) -> pick the index row per
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,13 +21,14 @@ import pydantic
 from textfsm import TextFSMError
 
 from . import build
-from .capture import Capture, CaptureError, Section, device_name, has_prompt, read_capture
+from .capture import Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
 from .privacy import redact
 from .syslog import Event, LineParser, Tally, looks_like_syslog, read_chunks, tally_stream
 from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
 
 Record = LicenseRecord | CallhomeRecord | SyslogRecord
+log = logging.getLogger(__name__)
 SNIFF_BYTES = 64 * 1024  # enough of a file to tell a syslog file from a show output
 
 # What each template's rows become. Every template in the index has a role here.
@@ -101,19 +103,27 @@ class Parser:
                 if self._is_syslog(path, head):
                     handle.seek(0)
                     return self._syslog(path, handle, syslog_events)
-                capture = read_capture(path, lambda command: bool(self.index.rows_for_command(command)), handle, head)
+                capture = read_capture(path, self._reads, handle, head, self.zones)
         except CaptureError as exc:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
             return FileResult(source, issues=(ParseIssue(source, None, f"cannot read: {exc.strerror}"),))
         if capture.empty:
             return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
-        return _FileParse(self, capture, explicit).run()
+        try:
+            return _FileParse(self, capture, explicit).run()
+        except Exception as exc:  # a bug must cost one file, never the whole run
+            log.exception("internal error while parsing %s", source)
+            message = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
+            return FileResult(source, issues=(ParseIssue(source, None, redact(message)),))
+
+    def _reads(self, command: str) -> bool:
+        return bool(self.index.rows_for_command(command))
 
     def _is_syslog(self, path: Path, head: bytes) -> bool:
         """Not a show output (no NUL, not named after a command, no prompt, no signature) and
         most first lines carry a syslog header."""
-        if not head or b"\x00" in head or self.index.rows_for_file_name(path.name.split(".", 1)[0]):
+        if not head or b"\x00" in head or self.index.rows_for_file_name(file_stem(path.name)):
             return False
         text = head.decode("utf-8", errors="replace")
         if has_prompt(text) or self.index.choose((), text)[0] is not None:
@@ -124,7 +134,7 @@ class Parser:
         source = str(path)
         mtime = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, tz=UTC)
         events: list[Event] | None = [] if keep_events else None
-        fallback = device_name(path.name.split(".", 1)[0])
+        fallback = device_name(file_stem(path.name))
         tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
         issues = ()
         if tally.first_skipped is not None:
@@ -187,7 +197,7 @@ class _FileParse:
         self.capture = capture
         self.explicit = explicit
         self.source = str(capture.path)
-        stem = capture.path.name.split(".", 1)[0]
+        stem = file_stem(capture.path.name)
         self.named_rows = self.index.rows_for_file_name(stem)
         # A file named after its command is named for the folder holding it (the device).
         folder = capture.path.parent.name or capture.path.resolve().parent.name if self.named_rows else ""
@@ -197,6 +207,8 @@ class _FileParse:
         self.recognised = False
 
     def run(self) -> FileResult:
+        for line, message in self.capture.unread_times:
+            self._issue(line, message, fatal=False)
         if self.capture.undecodable_lines:
             lines = self.capture.undecodable_lines
             self._issue(lines[0], f"{len(lines)} line(s) not UTF-8; undecodable bytes replaced", fatal=False)
@@ -252,7 +264,6 @@ class _FileParse:
             command=row.command,
             source=self.source,
             first_line=section.first_line,
-            last_line=section.last_line,
             captured_at=when or self.capture.mtime,
             captured_at_from="output" if when else "file_mtime",
             zones=self.zones,

@@ -131,10 +131,11 @@ def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dic
     if zone_name is None:
         raise BadValueError(f"timestamp without a time zone: {text!r}")
     micro = int((match["frac"] or "0").ljust(6, "0"))
+    tz = zone_offset(zone_name, extra)
     try:
         return datetime(
             int(match["y"]), month, int(match["d"]), int(match["h"]), int(match["mi"]),
-            int(match["s"]), micro, tzinfo=zone_offset(zone_name, extra),
+            int(match["s"]), micro, tzinfo=tz,
         )
     except ValueError as exc:  # e.g. Feb 30
         raise BadValueError(f"impossible date {text!r}: {exc}") from None
@@ -153,12 +154,18 @@ def parse_duration(text: str) -> timedelta:
     stripped = text.strip()
     bare = re.match(r"(\d+)(?:\s*\(.*\))?$", stripped)
     if bare:
-        return timedelta(days=int(bare.group(1)))
+        try:
+            return timedelta(days=int(bare.group(1)))
+        except OverflowError:
+            raise BadValueError(f"duration out of range: {stripped!r}") from None
     parts = _DURATION_PART.findall(stripped)
     if not parts:
         raise BadValueError(f"not a duration: {stripped!r}")
     seconds = sum(int(n) * _UNIT_SECONDS[unit[0].lower()] for n, unit in parts)
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise BadValueError(f"duration out of range: {stripped!r}") from None
 
 
 def parse_count(text: str) -> int | None:

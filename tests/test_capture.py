@@ -51,3 +51,14 @@ def test_exec_header_gives_capture_time_and_leaves_line_numbers(tmp_path: Path) 
     section = read_capture(path).sections[0]
     assert section.lines == ["", "", "X"]
     assert section.captured_at is not None and section.captured_at.year == 2021
+
+
+def test_redaction_of_secrets_in_free_text() -> None:
+    from lic_exporter.privacy import redact
+
+    text = ("license smart register idtoken ZmFrZS10b2tlbg== force; proxy http://bob:S3cret@proxy:3128; "
+            "password hunter2; contact noc@example.net")
+    cleaned = redact(text)
+    for secret in ("ZmFrZS10b2tlbg", "S3cret", "bob", "hunter2", "noc@example.net"):
+        assert secret not in cleaned
+    assert "idtoken <redacted> force" in cleaned

@@ -37,7 +37,7 @@ def test_errors_go_to_stderr_as_path_line_message_and_exit_one(tmp_path: Path) -
     out = run("parse", "--format", "json", str(broken), str(FIXTURES / "eval_mode.txt"))
     assert out.returncode == 1
     assert out.stderr.splitlines() == [f"{broken}:2: 'show license status' output ends before its "
-                                       "'License Authorization:' block (cut off?)"]
+                                       "'License Authorization:' block (output cut off?)"]
     document = json.loads(out.stdout)
     assert len(document["records"]) == 1  # the rest is still printed
     assert document["errors"] == [{"path": str(broken), "line": 2, "message": out.stderr.split(": ", 1)[1].strip()}]

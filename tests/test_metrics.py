@@ -125,3 +125,19 @@ def test_exporter_self_metrics() -> None:
     assert families["lic_exporter_build_info"].samples[0].labels["version"]
     assert {s.labels["state"]: s.value for s in families["lic_exporter_files"].samples} == {"ok": 3, "error": 1}
     assert families["lic_exporter_parse_errors"].samples[0].value == 2
+
+
+def test_policy_usage_output_never_blanks_the_accounts(tmp_path: Path) -> None:
+    import os
+    status = tmp_path / "n9k-p1" / "show_license_status.txt"
+    usage = tmp_path / "n9k-p1" / "show_license_usage.txt"
+    status.parent.mkdir()
+    status.write_text((FIXTURES / "policy_ack_overdue.txt").read_text().split("\n", 1)[1].rsplit("\n", 2)[0] + "\n")
+    usage.write_text("\nLicense Authorization:\n  Status: Not Applicable\n\n(LAN_ENTERPRISE_SERVICES_PKG):\n"
+                     "  Description: LAN license\n  Count: 1\n  Version: 1.0\n  Status: IN USE\n")
+    os.utime(status, (1_700_000_000, 1_700_000_000))
+    os.utime(usage, (1_800_000_000, 1_800_000_000))
+    parser = Parser()
+    found = samples([r for p in (status, usage) for r in parser.parse_file(p).records])
+    [info] = found["cisco_smartlic_info"]
+    assert info.labels["smart_account"] == "Example Networks Inc" and info.labels["transport"] == "smart"
