@@ -21,7 +21,7 @@ import pydantic
 from textfsm import TextFSMError
 
 from . import build
-from .capture import Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
+from .capture import WHOLE_FILE_BYTES, Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
 from .privacy import redact
 from .syslog import Event, LineParser, Tally, looks_like_syslog, read_chunks, tally_stream
@@ -100,18 +100,26 @@ class Parser:
         try:
             with open(path, "rb") as handle:
                 head = handle.read(SNIFF_BYTES)
-                if self._is_syslog(path, head):
+                # A large file is told apart before it is read: a big syslog file must not go
+                # through the line-by-line show-output path. A small one is sniffed only when
+                # no show output was found in it (most files are show outputs).
+                large = os.fstat(handle.fileno()).st_size > WHOLE_FILE_BYTES
+                if large and self._is_syslog(path, head):
                     handle.seek(0)
                     return self._syslog(path, handle, syslog_events)
                 capture = read_capture(path, self._reads, handle, head, self.zones)
+            if capture.empty:
+                return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
+            parse = _FileParse(self, capture, explicit)
+            result = parse.run()
+            if not parse.recognised and not large and self._is_syslog(path, head):
+                with open(path, "rb") as handle:
+                    return self._syslog(path, handle, syslog_events)
+            return result
         except CaptureError as exc:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
             return FileResult(source, issues=(ParseIssue(source, None, f"cannot read: {exc.strerror}"),))
-        if capture.empty:
-            return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
-        try:
-            return _FileParse(self, capture, explicit).run()
         except Exception as exc:  # a bug must cost one file, never the whole run
             log.exception("internal error while parsing %s", source)
             message = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
