@@ -41,6 +41,19 @@ def _instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def read_device_map(path: Path) -> dict[str, str]:
+    """`ADDRESS NAME` per line (a comma may separate them); `#` starts a comment."""
+    mapping = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = line.split("#", 1)[0].replace(",", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ValueError(f"{path}:{number}: expected ADDRESS NAME, got {line.strip()!r}")
+        mapping[words[0].lower()] = words[1]
+    return mapping
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lic-exporter", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"lic-exporter {__version__}")
@@ -50,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
     parse.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
                        help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
+    parse.add_argument("--device-map", type=Path, metavar="FILE",
+                       help="names for syslog senders known only by address: lines of ADDRESS NAME")
     parse.add_argument("--now", type=_instant, metavar="ISO8601",
                        help="count days left from this time instead of the current time")
     parse.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
@@ -71,28 +86,36 @@ def _parse(args: argparse.Namespace) -> int:
     if missing:
         print(f"lic-exporter parse: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        device_map = read_device_map(args.device_map) if args.device_map else None
+    except (OSError, ValueError) as exc:
+        print(f"lic-exporter parse: --device-map: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     from . import render  # imported here: `--help` and usage errors stay fast
     from .parse import Parser
+    from .syslog import Tally
 
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
     gc.disable()
-    parser = Parser(zones=dict(args.tz) or None)
-    records, records_json, issues, files_ok = [], [], [], 0
+    parser = Parser(zones=dict(args.tz) or None, device_map=device_map)
+    records, records_json, issues, files_ok, tally = [], [], [], 0, Tally()
     for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=args.format == "json"):
         records.extend(result.records)
         records_json.extend(result.records_json)
         issues.extend(result.issues)
         files_ok += result.ok
+        if result.syslog is not None:
+            tally.merge(result.syslog)
     for issue in issues:
         print(issue, file=sys.stderr)
     now = args.now or datetime.now(UTC)
     if args.format == "json":
         sys.stdout.write(render.as_json(records_json, issues) + "\n")
     elif args.format == "prometheus":
-        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now))
+        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now, tally))
     else:
         color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                            and not os.environ.get("NO_COLOR"))
-        sys.stdout.write(render.as_table(records, now, color))
+        sys.stdout.write(render.as_table(records, now, color, tally))
     return EXIT_PARSE_ERRORS if issues else EXIT_OK

@@ -26,6 +26,7 @@ from .models import (
     LicenseRecord,
     RegistrationState,
 )
+from .syslog import Tally
 
 Record = LicenseRecord | CallhomeRecord
 SECONDS_PER_DAY = 86400.0
@@ -38,6 +39,9 @@ class ExporterStats:
     files_ok: int = 0
     files_error: int = 0
     parse_errors: int = 0
+    syslog_lines: int = 0
+    syslog_unparsed: int = 0
+    syslog_undecodable: int = 0
 
 
 def transport_label(record: LicenseRecord) -> str:
@@ -98,7 +102,33 @@ def exporter_families(stats: ExporterStats) -> list[Metric]:
     files.add_metric(["error"], stats.files_error)
     errors = CounterMetricFamily("lic_exporter_parse_errors", "Problems met while parsing input files")
     errors.add_metric([], stats.parse_errors)
-    return [build, files, errors]
+    lines = CounterMetricFamily("lic_exporter_syslog_lines", "Syslog lines read, every line")
+    lines.add_metric([], stats.syslog_lines)
+    skipped = CounterMetricFamily("lic_exporter_syslog_skipped_lines",
+                                  "Syslog lines naming a licensing facility that were skipped or repaired",
+                                  labels=["reason"])
+    skipped.add_metric(["unparsed"], stats.syslog_unparsed)
+    skipped.add_metric(["undecodable"], stats.syslog_undecodable)
+    return [build, files, errors, lines, skipped]
+
+
+def syslog_families(tally: Tally) -> list[Metric]:
+    """The syslog counters per device; only what the lines said (no zero series)."""
+    messages = CounterMetricFamily("cisco_smartlic_syslog_messages",
+                                   "Licensing and call-home syslog messages by Smart Agent message name",
+                                   labels=["device", "mnemonic", "severity"])
+    for key, count in sorted(tally.messages.items()):
+        messages.add_metric(list(key), count)
+    failures = CounterMetricFamily("cisco_smartlic_callhome_failures",
+                                   "Syslog messages reporting a failed communication with Cisco, by cause",
+                                   labels=["device", "reason"])
+    for key, count in sorted(tally.failures.items()):
+        failures.add_metric(list(key), count)
+    last = GaugeMetricFamily("cisco_smartlic_callhome_last_failure_timestamp_seconds",
+                             "Time of the newest failed-communication message, from the line itself", labels=["device"])
+    for device, when in sorted(tally.last_failure.items()):
+        last.add_metric([device], when.timestamp())
+    return [messages, failures, last]
 
 
 def _add_device(f: _Families, view: DeviceView, now: datetime) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from .fleet import DeviceView, device_views
 from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
 from .parse import ParseIssue
+from .syslog import Tally
 
 Record = LicenseRecord | CallhomeRecord
 
@@ -30,19 +31,34 @@ def as_json(records_json: Sequence[str], issues: Sequence[ParseIssue]) -> str:
     return f'{{"records": [\n  {body}\n], "errors": {errors}}}' if body else f'{{"records": [], "errors": {errors}}}'
 
 
-def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime) -> str:
-    from .metrics import ExporterStats, device_families, exporter_families, render_text  # prometheus_client: only here
+def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
+                  tally: Tally) -> str:
+    from .metrics import (  # prometheus_client is imported only for this format
+        ExporterStats,
+        device_families,
+        exporter_families,
+        render_text,
+        syslog_families,
+    )
 
     files_error = len({issue.path for issue in issues if issue.fatal})
-    stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues))
-    return render_text(device_families(records, now) + exporter_families(stats)).decode()
+    stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),
+                          syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
+                          syslog_undecodable=tally.undecodable)
+    families = device_families(records, now) + syslog_families(tally) + exporter_families(stats)
+    return render_text(families).decode()
 
 
-_COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION")
+_COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION",
+            "SYSLOG FAILURES")
 
 
-def as_table(records: Sequence[Record], now: datetime, color: bool) -> str:
-    rows = [_row(view, now) for view in device_views(records)]
+def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None = None) -> str:
+    tally = tally or Tally()
+    views = {view.device: view for view in device_views(records)}
+    for device in {device for device, _ in tally.failures} - set(views):
+        views[device] = DeviceView(device)
+    rows = [_row(views[device], now) + [_failures(device, tally)] for device in sorted(views)]
     if not rows:
         return "no licensing records found\n"
     widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
@@ -78,6 +94,16 @@ def _row(view: DeviceView, now: datetime) -> list[tuple[str, int]]:
         level = 2 if left < CRITICAL_DAYS else 1 if left < WARN_DAYS else 0
         deadline, days = (f"{name} {when:%Y-%m-%d}", level), (f"{left:.1f}", level)
     return [(view.device, 0), (mode, 0), registration, authorization, deadline, days, _last_comm(view)]
+
+
+def _failures(device: str, tally: Tally) -> tuple[str, int]:
+    """`12 (dns 10, http_send 2) last 2026-11-18`: call-home failures counted in syslog."""
+    by_reason = {reason: n for (name, reason), n in tally.failures.items() if name == device}
+    if not by_reason:
+        return "-", 0
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items(), key=lambda item: -item[1]))
+    last = tally.last_failure.get(device)
+    return f"{sum(by_reason.values())} ({reasons})" + (f" last {last:%Y-%m-%d}" if last else ""), 2
 
 
 def _last_comm(view: DeviceView) -> tuple[str, int]:

@@ -133,3 +133,30 @@ def test_parallel_parse_gives_the_same_result_as_one_process(tmp_path: Path) -> 
     table_two = run("parse", "--format", "prometheus", "--jobs", "2", str(tmp_path))
     assert [line for line in table_one.stdout.splitlines() if "deadline_days" not in line] == [
         line for line in table_two.stdout.splitlines() if "deadline_days" not in line]
+
+
+def test_device_map_names_syslog_senders(tmp_path: Path) -> None:
+    log = tmp_path / "collector.log"
+    log.write_text("<187>10.1.2.3: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications "
+                   "failure with the Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname\n")
+    mapping = tmp_path / "devices.txt"
+    mapping.write_text("# address  name\n10.1.2.3  N9K-LEAF-9.example.net\n10.1.2.4, n9k-leaf-10\n")
+    out = run("parse", "--format", "prometheus", "--device-map", str(mapping), str(log))
+    assert out.returncode == 0, out.stderr
+    assert 'cisco_smartlic_callhome_failures_total{device="n9k-leaf-9",reason="dns"} 1.0' in out.stdout
+    mapping.write_text("10.1.2.3\n")
+    bad = run("parse", "--device-map", str(mapping), str(log))
+    assert bad.returncode == 2 and f"{mapping}:1: expected ADDRESS NAME" in bad.stderr
+
+
+def test_syslog_in_all_three_formats() -> None:
+    folder = FIXTURES.parent / "syslog"
+    as_json = json.loads(run("parse", "--format", "json", str(folder)).stdout)
+    kinds = {record["command"] for record in as_json["records"]}
+    assert kinds == {"syslog"} and len(as_json["records"]) == 22
+    table = run("parse", "--now", NOW, str(folder)).stdout
+    assert "n9k-leaf-01" in table and "3 (dns 3) last 2026-11-20" in table
+    prom = run("parse", "--format", "prometheus", str(folder)).stdout
+    families = {f.name: f for f in text_string_to_metric_families(prom)}
+    assert families["lic_exporter_syslog_lines"].samples[0].value == 25
+    assert sum(s.value for s in families["cisco_smartlic_callhome_failures"].samples) == 18

@@ -1,0 +1,143 @@
+"""Syslog pieces: the pre-filter scan, the reason table, times without a year, device names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import SYSLOG_FIXTURES
+
+from lic_exporter.parse import Parser
+from lic_exporter.reasons import REASON_TABLE, Reason, classify
+from lic_exporter.syslog import FAILURE_MNEMONICS, Tally, looks_like_syslog, read_chunks, scan
+
+LINE = ("2026 Nov 20 10:00:01 {host} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
+        "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name")
+
+
+def events(text: str, reference: datetime = datetime(2026, 11, 28, tzinfo=UTC), **options):
+    parser = Parser(**options).syslog_lines
+    _, survivors = scan(text.encode(), 1)
+    return list(parser.events(survivors, "fallback", reference, Tally()))
+
+
+def test_scan_finds_each_licensing_line_once_with_its_number() -> None:
+    data = b"a\n%SMART_LIC-3-COMM_FAILED: x CALLHOME y\nb\nc CALL_HOME\nd"
+    lines, survivors = scan(data, 10)
+    assert lines == 5
+    assert survivors == [(11, b"%SMART_LIC-3-COMM_FAILED: x CALLHOME y"), (13, b"c CALL_HOME")]
+
+
+def test_read_chunks_cut_at_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_bytes(b"".join(f"line {i} SMART_LIC\n".encode() for i in range(5000)) + b"tail without newline")
+    with open(path, "rb") as handle:
+        chunks = list(read_chunks(handle, size=1000))
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
+    assert b"".join(chunks) == path.read_bytes()
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Unable to resolve server hostname/domain name", Reason.DNS),
+    ("Cannot establish secure connection because server TLS cert cannot be validated", Reason.TLS),
+    ("SSL certificate verify failed", Reason.TLS),
+    ("Fail to send out Call Home HTTP message.", Reason.HTTP_SEND),
+    ("Communication message send error for udi <>", Reason.HTTP_SEND),
+    ("Error parsing response data from SCH server", Reason.RESPONSE),
+    ("Received empty response from server", Reason.RESPONSE),
+    ("Fail to send out Smart Licensing message to: https://tools.cisco.com/x (ERR 207 : Connection time out)",
+     Reason.TIMEOUT),
+    ("Proxy authentication required", Reason.PROXY),
+    ("The action failed because smart license transport is disabled in call-home.", Reason.TRANSPORT_DISABLED),
+    ("Communications failure", Reason.OTHER),
+    ("Fail to send out Smart Licensing message to: http://proxy.example.net/x (ERR 205 : Request Aborted)",
+     Reason.HTTP_SEND),  # a host named proxy is no proxy failure
+])
+def test_reason_table(text: str, reason: Reason) -> None:
+    assert classify(text) is reason
+
+
+def test_every_reason_value_is_reachable() -> None:
+    assert {reason for _, reason in REASON_TABLE} | {Reason.OTHER} == set(Reason)
+
+
+def test_show_license_status_failure_reasons_use_the_same_table(parser: Parser) -> None:
+    path = SYSLOG_FIXTURES.parent / "show" / "communication_failed.txt"
+    [record] = parser.parse_file(path).records
+    assert record.authorization.last_communication.failure_class is Reason.RESPONSE
+
+
+def test_wrapper_removed_and_nested_message_found() -> None:
+    [wrapped] = events(LINE.format(host="leaf1"))
+    assert (wrapped.mnemonic, wrapped.facility, wrapped.severity_name) == ("COMM_FAILED", "LICMGR", "error")
+    [nested] = events("2021 Jan 29 06:40:54 fp4k %$ VDC-1 %$ %USER-2-SYSTEM_MSG: %SMART_LIC-2-PLATFORM_ERROR:"
+                      "Smart Licensing has encountered an internal software error.  - SMART_AGENT[4941]")
+    assert nested.mnemonic == "PLATFORM_ERROR" and nested.message.endswith("internal software error.")
+
+
+def test_follow_on_messages_are_not_failures() -> None:
+    assert "AUTH_RENEW_FAILED" not in FAILURE_MNEMONICS and "AGENT_REG_FAILED" not in FAILURE_MNEMONICS
+    [renew] = events("2026 Nov 20 10:00:01 leaf1 %LICMGR-3-LOG_SMART_LIC_AUTH_RENEW_FAILED: Authorization renewal "
+                     "with the Cisco Smart Software Manager (CSSM) : Communication message send error for udi <>")
+    assert renew.reason is None
+
+
+def test_year_less_lines_roll_back_over_new_year() -> None:
+    january = datetime(2027, 1, 2, 12, tzinfo=UTC)
+    [december] = events("*Dec 31 23:59:00.000: %SMART_LIC-3-COMM_FAILED: x : Unable to resolve server", january)
+    [new_year] = events("*Jan  2 00:01:00.000: %SMART_LIC-3-COMM_FAILED: x : Unable to resolve server", january)
+    assert december.time == datetime(2026, 12, 31, 23, 59, tzinfo=UTC) and december.year_inferred
+    assert new_year.time == datetime(2027, 1, 2, 0, 1, tzinfo=UTC)
+
+
+def test_times_without_zone_are_utc_and_zones_are_honoured() -> None:
+    [utc] = events("2026 Nov 20 10:00:01 leaf1 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b")
+    [cet] = events("<187>leaf1: 2026 Nov 20 10:00:01 CET: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b")
+    assert utc.time.isoformat() == "2026-11-20T10:00:01+00:00"
+    assert cet.time.isoformat() == "2026-11-20T10:00:01+01:00"
+    [unknown] = events("<187>leaf1: 2026 Nov 20 10:00:01 BJT: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b")
+    assert unknown.time is None  # still counted
+    [known] = events("<187>leaf1: 2026 Nov 20 10:00:01 BJT: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+                     zones={"BJT": 480})
+    assert known.time.isoformat() == "2026-11-20T10:00:01+08:00"
+
+
+def test_device_names_and_the_device_map() -> None:
+    [origin] = events("<187>N9K-LEAF-1.example.net: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a")
+    [address] = events("<187>10.1.2.3: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a")
+    [mapped] = events("<187>10.1.2.3: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a",
+                      device_map={"10.1.2.3": "N9K-LEAF-9.example.net"})
+    [bare] = events("%SMART_LIC-3-COMM_FAILED: a : b")
+    assert [origin.device, address.device, mapped.device, bare.device] == [
+        "n9k-leaf-1", "10.1.2.3", "n9k-leaf-9", "fallback"]
+
+
+def test_lines_that_break_textfsm_line_splitting_keep_rows_aligned() -> None:
+    text = (LINE.format(host="leaf1").replace("Communications", "Comm\x0cunications") + "\n"
+            + LINE.format(host="leaf2") + "\n")
+    assert [e.device for e in events(text)] == ["leaf1", "leaf2"]
+
+
+def test_recognising_a_syslog_file() -> None:
+    assert looks_like_syslog("2020 Jun 22 22:28:45 switch %LICMGR-2-LOG_LIC_NO_LIC: x\n")
+    assert looks_like_syslog("<189>: 2022 Dec 25 21:50:46 UTC: %ETHPORT-5-IF_UP: x\n")
+    assert not looks_like_syslog("Smart Licensing is ENABLED\n\nRegistration:\n  Status: REGISTERED\n")
+    assert not looks_like_syslog("# notes\nsome text\nmore text\n")
+
+
+def test_corpus_failures_per_file(corpus: Path, parser: Parser) -> None:
+    """Every failure in the real lines is counted, each under its cause."""
+    expected = {
+        "ciscodoc_fn72323_iosxe.log": {"http_send": 2, "timeout": 1},
+        "ciscodoc_fn72578_iosxe.log": {"other": 1},
+        "iosxe_cznolan_blog_slp.log": {"response": 1},
+        "iosxe_genielibs_show_logging.log": {"dns": 10},
+        "iosxe_show_logging_cslu_dns.log": {"dns": 1},
+        "iosxr_ncs55a2_console_blog.log": {"transport_disabled": 1, "http_send": 1},
+    }
+    for path in sorted((corpus / "syslog").glob("*.log")):
+        tally = parser.parse_file(path, syslog_events=False).syslog
+        found = {reason: n for (_, reason), n in tally.failures.items()}
+        assert found == expected.get(path.name, {}), path.name
+        assert tally.lines == len(path.read_bytes().splitlines()), path.name

@@ -1,0 +1,163 @@
+"""The syslog follower on real files, driven by the real watchdog observer."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lic_exporter.parse import Parser
+from lic_exporter.tail import SyslogFollower, watch
+
+FAIL = ("2026 Nov 20 10:00:{s:02d} leaf{n} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
+        "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")
+NOISE = "2026 Nov 20 10:00:00 leaf1 %ETHPORT-5-IF_UP: Interface Ethernet1/1 is up in mode access\n"
+
+
+def fail(second: int, leaf: int = 1) -> str:
+    return FAIL.format(s=second, n=leaf)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached within the time limit")
+
+
+@pytest.fixture
+def follow(tmp_path: Path):
+    started = []
+
+    def start(*patterns: str) -> SyslogFollower:
+        follower = SyslogFollower([str(tmp_path / p) for p in patterns], Parser().syslog_lines)
+        follower.poll()
+        observer = watch(follower)
+        observer.start()
+        started.append((follower, observer))
+        return follower
+
+    yield start
+    for follower, observer in started:
+        observer.stop()
+        observer.join(5)
+        follower.close()
+
+
+def failures(follower: SyslogFollower) -> int:
+    return sum(follower.snapshot().failures.values())
+
+
+def test_reads_existing_lines_then_follows_appends(tmp_path: Path, follow) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(NOISE + fail(1) + NOISE)
+    follower = follow("*.log")
+    assert failures(follower) == 1 and follower.snapshot().lines == 3
+    with open(log, "a") as handle:
+        handle.write(fail(2) + fail(3))
+    wait_for(lambda: failures(follower) == 3)
+    assert follower.snapshot().lines == 5
+
+
+def test_partial_line_waits_for_its_newline(tmp_path: Path, follow) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1))
+    follower = follow("*.log")
+    line = fail(2)
+    with open(log, "a") as handle:
+        handle.write(line[:40])
+    time.sleep(0.5)
+    assert failures(follower) == 1 and follower.snapshot().lines == 1
+    with open(log, "a") as handle:
+        handle.write(line[40:])
+    wait_for(lambda: failures(follower) == 2)
+    time.sleep(0.3)
+    assert failures(follower) == 2 and follower.snapshot().lines == 2
+
+
+def test_rotation_by_rename_counts_nothing_twice(tmp_path: Path, follow) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1) + fail(2))
+    follower = follow("switch.log*")  # the rotated name matches too
+    with open(log, "a") as handle:
+        handle.write(fail(3))
+    wait_for(lambda: failures(follower) == 3)
+    log.rename(tmp_path / "switch.log.1")
+    log.write_text(fail(4))
+    wait_for(lambda: failures(follower) == 4)
+    with open(log, "a") as handle:
+        handle.write(fail(5))
+    wait_for(lambda: failures(follower) == 5)
+    time.sleep(0.3)
+    assert failures(follower) == 5 and follower.snapshot().lines == 5
+
+
+def test_copy_truncate_rotation(tmp_path: Path, follow) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1) + fail(2))
+    follower = follow("switch.log")
+    shutil.copy(log, tmp_path / "switch.log.1")  # not matched: the copy is not followed
+    with open(log, "r+") as handle:
+        handle.truncate(0)
+    with open(log, "a") as handle:
+        handle.write(fail(3))
+    wait_for(lambda: failures(follower) == 3)
+    assert follower.snapshot().lines == 3
+
+
+def test_truncated_and_refilled_past_the_old_size(tmp_path: Path) -> None:
+    """A copy-truncate whose new content outgrows the old offset before the follower looks
+    again (same inode, larger size) is noticed by the changed first bytes."""
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1, leaf=1))
+    follower = SyslogFollower([str(log)], Parser().syslog_lines)
+    follower.poll()
+    with open(log, "r+") as handle:  # same inode, rewritten in place
+        handle.truncate(0)
+        handle.write(fail(2, leaf=2) + fail(3, leaf=2) + fail(4, leaf=2))
+    follower.poll()
+    assert sum(follower.snapshot().failures.values()) == 4
+    assert {device for device, _ in follower.snapshot().failures} == {"leaf1", "leaf2"}
+    follower.close()
+
+
+def test_deleted_file_keeps_its_counts_and_a_new_one_is_picked_up(tmp_path: Path, follow) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1) + fail(2))
+    follower = follow("*.log")
+    log.unlink()
+    time.sleep(0.5)
+    assert failures(follower) == 2
+    (tmp_path / "other.log").write_text(fail(3, leaf=7))
+    wait_for(lambda: failures(follower) == 3)
+    assert ("leaf7", "dns") in follower.snapshot().failures
+
+
+def test_restart_counts_afresh_from_the_files_as_they_are(tmp_path: Path) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(fail(1) + NOISE + fail(2))
+    first = SyslogFollower([str(log)], Parser().syslog_lines)
+    first.poll()
+    first.poll()  # polling again reads nothing new
+    second = SyslogFollower([str(log)], Parser().syslog_lines)
+    second.poll()
+    assert first.snapshot().failures == second.snapshot().failures
+    assert first.snapshot().lines == second.snapshot().lines == 3
+    first.close()
+    second.close()
+
+
+def test_undecodable_and_junk_lines_are_skipped_and_counted(tmp_path: Path) -> None:
+    log = tmp_path / "switch.log"
+    log.write_bytes(fail(1).encode() + b"\xff\xfe junk SMART_LIC junk\n" + b"binary \x00\x01 CALLHOME\n")
+    follower = SyslogFollower([str(log)], Parser().syslog_lines)
+    follower.poll()
+    totals = follower.snapshot()
+    assert totals.lines == 3 and sum(totals.failures.values()) == 1
+    assert totals.unparsed == 2 and totals.undecodable == 1
+    follower.close()
