@@ -58,7 +58,7 @@ def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally
     views = {view.device: view for view in device_views(records)}
     for device in {device for device, _ in tally.failures} - set(views):
         views[device] = DeviceView(device)
-    rows = [_row(views[device], now) + [_failures(device, tally)] for device in sorted(views)]
+    rows = [[*_row(views[device], now), _failures(device, tally)] for device in sorted(views)]
     if not rows:
         return "no licensing records found\n"
     widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
