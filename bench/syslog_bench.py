@@ -13,6 +13,7 @@ the file size: run with --lines 4000000 to see it stay flat).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import subprocess
@@ -82,15 +83,18 @@ def main() -> None:
         expected = generate(log, args.lines)
         size_mb = log.stat().st_size / 1e6
         grep_s, grep_out, _ = timed(["grep", "-cE", PATTERN, str(log)])
-        ours_s, ours_out, peak_mb = timed([sys.executable, "-m", "lic_exporter", "parse", "--format", "prometheus",
-                                           str(log)])
+        command = [sys.executable, "-m", "lic_exporter", "parse", "--format", "prometheus", str(log)]
+        ours_s, ours_out, peak_mb = timed(command)
+        single_s, single_out, _ = timed([*command, "--jobs", "1"])
+    assert single_out == ours_out, "one process and several must count the same"
     families = {f.name: f for f in text_string_to_metric_families(ours_out)}
     counted = sum(s.value for s in families["cisco_smartlic_callhome_failures"].samples)
     lines = families["lic_exporter_syslog_lines"].samples[0].value
     print(f"log: {args.lines:,} lines, {size_mb:.0f} MB, {expected:,} licensing failures")
     print(f"grep -cE '{PATTERN}': {grep_s:.2f} s ({int(grep_out):,} matching lines)")
-    print(f"lic-exporter parse --format prometheus: {ours_s:.2f} s  {args.lines / ours_s:,.0f} lines/s"
-          f"  ratio {ours_s / grep_s:.1f}x (target <= 10x)")
+    print(f"lic-exporter parse --format prometheus ({os.cpu_count()} CPUs): {ours_s:.2f} s"
+          f"  {args.lines / ours_s:,.0f} lines/s  ratio {ours_s / grep_s:.1f}x (target <= 10x)")
+    print(f"  --jobs 1 (one process): {single_s:.2f} s  ratio {single_s / grep_s:.1f}x")
     print(f"failures counted: {counted:,.0f} of {expected:,} ({'all' if counted == expected else 'MISSING SOME'});"
           f" lines counted: {lines:,.0f}")
     print(f"peak RSS of the parse: {peak_mb} MB (target < 100 MB)")

@@ -98,7 +98,7 @@ def _parse(args: argparse.Namespace) -> int:
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
     gc.disable()
-    parser = Parser(zones=dict(args.tz) or None, device_map=device_map)
+    parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
     records, records_json, issues, files_ok, tally = [], [], [], 0, Tally()
     for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=args.format == "json"):
         records.extend(result.records)

@@ -11,7 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,16 @@ from . import build
 from .capture import WHOLE_FILE_BYTES, Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
 from .privacy import redact
-from .syslog import Event, LineParser, Tally, looks_like_syslog, read_chunks, tally_stream
+from .syslog import (
+    PARALLEL_BYTES,
+    Event,
+    LineParser,
+    Tally,
+    looks_like_syslog,
+    read_chunks,
+    tally_parallel,
+    tally_stream,
+)
 from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
 
 Record = LicenseRecord | CallhomeRecord | SyslogRecord
@@ -87,6 +96,7 @@ class Parser:
     index: TemplateIndex = field(default_factory=TemplateIndex.load)
     zones: dict[str, int] | None = None  # extra time zone abbreviations, minutes east of UTC
     device_map: dict[str, str] | None = None  # syslog host address -> device name
+    jobs: int = 1  # worker processes a large syslog file may be shared among
 
     def __post_init__(self) -> None:
         self.syslog_lines = LineParser(self.index.fsms[SYSLOG_TEMPLATE], self.zones, self.device_map)
@@ -143,7 +153,11 @@ class Parser:
         mtime = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, tz=UTC)
         events: list[Event] | None = [] if keep_events else None
         fallback = device_name(file_stem(path.name))
-        tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
+        size = os.fstat(handle.fileno()).st_size
+        if events is None and self.jobs > 1 and size >= PARALLEL_BYTES:
+            tally = tally_parallel(str(path), size, self.syslog_lines, fallback, mtime, self.jobs)
+        else:
+            tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
         issues = ()
         if tally.first_skipped is not None:
             issues = (ParseIssue(source, tally.first_skipped, redact(
@@ -160,7 +174,7 @@ class Parser:
         if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
             chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
             global _WORKER_PARSER
-            _WORKER_PARSER = self  # forked workers inherit it, compiled templates and all
+            _WORKER_PARSER = replace(self, jobs=1)  # forked workers inherit it; no pools inside
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
                 for results in pool.map(partial(_parse_chunk, as_json=as_json), chunks):
                     yield from results

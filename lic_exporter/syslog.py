@@ -8,11 +8,14 @@ record for the lines that count. Memory is bounded by the chunk size, not the fi
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import BinaryIO
 
 from .capture import device_name
@@ -213,19 +216,21 @@ def _without_year(day_time: str, zone: str, reference: datetime, zones: dict[str
 
 def read_chunks(handle: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
     """Whole lines, about `size` bytes at a time; the last chunk may lack its newline."""
+    return whole_lines(iter(lambda: handle.read(size), b""))
+
+
+def whole_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Blocks of bytes re-cut at line ends; what follows the last newline comes last."""
     partial = b""
-    while True:
-        block = handle.read(size)
-        if not block:
-            if partial:
-                yield partial
-            return
+    for block in blocks:
         cut = block.rfind(b"\n") + 1
         if cut == 0:
             partial += block
             continue
         yield partial + block[:cut] if partial else block[:cut]
         partial = block[cut:]
+    if partial:
+        yield partial
 
 
 def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: str, reference: datetime,
@@ -240,3 +245,52 @@ def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: s
                 keep.append(event)
         tally.lines += lines
     return tally
+
+
+PARALLEL_BYTES = 32 << 20  # a syslog file this large is shared among worker processes
+_RANGE_PARSER: LineParser | None = None
+
+
+def tally_parallel(path: str, size: int, parser: LineParser, fallback_device: str, reference: datetime,
+                   jobs: int) -> Tally:
+    """The tally of a large file, its line-aligned byte ranges counted by `jobs` processes.
+    Events are not kept (their line numbers would need the ranges before them)."""
+    global _RANGE_PARSER
+    _RANGE_PARSER = parser  # forked workers inherit it, compiled template and all
+    with open(path, "rb") as handle:
+        ranges = _line_ranges(handle, size, jobs * 4)
+    work = [(path, start, end, fallback_device, reference) for start, end in ranges]
+    total = Tally()
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        for tally in pool.map(_tally_range, work):
+            if tally.first_skipped is not None:
+                tally.first_skipped += total.lines  # range-relative -> file line number
+            total.merge(tally)
+    return total
+
+
+def _line_ranges(handle: BinaryIO, size: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [0]
+    for part in range(1, parts):
+        handle.seek(size * part // parts)
+        handle.readline()  # the range starts after the line that straddles the cut
+        if bounds[-1] < handle.tell() < size:
+            bounds.append(handle.tell())
+    bounds.append(size)
+    return list(pairwise(bounds))
+
+
+def _tally_range(work: tuple[str, int, int, str, datetime]) -> Tally:
+    path, start, end, fallback, reference = work
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return tally_stream(whole_lines(_bounded(handle, end - start)), _RANGE_PARSER, fallback, reference)
+
+
+def _bounded(handle: BinaryIO, length: int) -> Iterator[bytes]:
+    while length > 0:
+        block = handle.read(min(CHUNK_BYTES, length))
+        if not block:
+            return
+        length -= len(block)
+        yield block

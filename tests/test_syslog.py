@@ -141,3 +141,20 @@ def test_corpus_failures_per_file(corpus: Path, parser: Parser) -> None:
         found = {reason: n for (_, reason), n in tally.failures.items()}
         assert found == expected.get(path.name, {}), path.name
         assert tally.lines == len(path.read_bytes().splitlines()), path.name
+
+
+def test_a_large_file_shared_among_workers_counts_the_same(tmp_path: Path, monkeypatch) -> None:
+    import lic_exporter.parse as parse_module
+
+    log = tmp_path / "big.log"
+    lines = []
+    for i in range(3000):
+        lines.append(LINE.format(host=f"leaf{i % 7}") if i % 3 == 0 else
+                     f"2026 Nov 20 10:00:01 leaf{i % 7} %ETHPORT-5-IF_UP: Interface Ethernet1/{i % 48} is up")
+    lines.insert(1500, "junk with SMART_LIC but no message")
+    log.write_text("\n".join(lines) + "\n")
+    one = Parser().parse_file(log, syslog_events=False)
+    monkeypatch.setattr(parse_module, "PARALLEL_BYTES", 1000)
+    several = Parser(jobs=2).parse_file(log, syslog_events=False)
+    assert several.syslog == one.syslog and one.syslog.lines == 3001
+    assert several.issues == one.issues and one.issues[0].line == 1501
