@@ -14,6 +14,7 @@ from datetime import datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .fleet import DeviceView, device_views
@@ -52,11 +53,37 @@ def transport_label(record: LicenseRecord) -> str:
     return "_".join(words) or "off"
 
 
-class _Families:
-    """The device families, created once per render and filled device by device."""
+class TextFamily:
+    """Stands in for GaugeMetricFamily with the same add_metric, but formats each sample into
+    its exposition line at once: no Sample objects, so 10,000 devices cost text, not memory."""
 
-    def __init__(self) -> None:
-        g = GaugeMetricFamily
+    def __init__(self, name: str, documentation: str, labels: list[str]):
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.lines: list[str] = []
+
+    def add_metric(self, values: list[str], value: float) -> None:
+        pairs = ",".join(f'{key}="{_escape(text)}"' for key, text in zip(self.labels, values, strict=True))
+        self.lines.append(f"{self.name}{{{pairs}}} {floatToGoString(value)}\n" if pairs
+                          else f"{self.name} {floatToGoString(value)}\n")
+
+    def header(self) -> str:
+        doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"# HELP {self.name} {doc}\n# TYPE {self.name} gauge\n"
+
+
+def _escape(text: str) -> str:
+    if "\\" in text or '"' in text or "\n" in text:
+        return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text
+
+
+class _Families:
+    """The device families, created once per render and filled device by device. `g` makes
+    a family: prometheus_client's GaugeMetricFamily, or TextFamily for the exposition cache."""
+
+    def __init__(self, g=GaugeMetricFamily) -> None:
         self.info = g("cisco_smartlic_info", "Smart Licensing mode and accounts, one series per device",
                       labels=["device", "mode", "smart_account", "virtual_account", "transport"])
         self.registration = g("cisco_smartlic_registration_state",
@@ -88,10 +115,61 @@ class _Families:
 
 
 def device_families(records: Iterable[Record], now: datetime) -> list[Metric]:
+    """prometheus_client families of the devices these records describe (the reference the
+    text path below is tested against)."""
     families = _Families()
     for view in device_views(records):
         _add_device(families, view, now)
     return families.all()
+
+
+@dataclass(frozen=True)
+class DeviceText:
+    """One device's samples as exposition text, per family, without the day counts (they
+    depend on the time of the scrape); `deadlines` feeds those."""
+
+    device: str
+    chunks: tuple[str, ...]  # one per family, in _Families order ("" where none)
+    deadlines: tuple[tuple[str, float], ...]  # (deadline name, unix time)
+
+
+def device_text(view: DeviceView) -> DeviceText:
+    families = _Families(TextFamily)
+    _add_device(families, view, now=None)
+    chunks = tuple("".join(family.lines) for family in families.all())
+    deadlines = tuple((name, when.timestamp()) for name, when in view.deadlines().items())
+    return DeviceText(view.device, chunks, deadlines)
+
+
+def devices_text(records: Iterable[Record]) -> list[DeviceText]:
+    return [device_text(view) for view in device_views(records)]
+
+
+def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime) -> bytes:
+    """The whole /metrics page: device families (day counts computed for `now`), then the
+    syslog counters and the exporter's own metrics."""
+    devices = list(devices)
+    headers = _Families(TextFamily).all()
+    days_at = headers.index(next(f for f in headers if f.name == "cisco_smartlic_deadline_days"))
+    parts: list[str] = []
+    for position, family in enumerate(headers):
+        parts.append(family.header())
+        if position == days_at:
+            parts.extend(_days(device, now) for device in devices)
+        else:
+            parts.extend(device.chunks[position] for device in devices)
+    text = "".join(parts).encode()
+    return text + render_text(syslog_families(tally) + exporter_families(stats))
+
+
+def _days(device: DeviceText, now: datetime) -> str:
+    if not device.deadlines:
+        return ""
+    family = TextFamily("cisco_smartlic_deadline_days", "", ["device", "deadline"])
+    stamp = now.timestamp()
+    for name, when in device.deadlines:
+        family.add_metric([device.device, name], (when - stamp) / SECONDS_PER_DAY)
+    return "".join(family.lines)
 
 
 def exporter_families(stats: ExporterStats) -> list[Metric]:
@@ -131,7 +209,7 @@ def syslog_families(tally: Tally) -> list[Metric]:
     return [messages, failures, last]
 
 
-def _add_device(f: _Families, view: DeviceView, now: datetime) -> None:
+def _add_device(f: _Families, view: DeviceView, now: datetime | None) -> None:
     d = view.device
     if view.info is not None and view.info.mode is not None:
         account = view.info.account
@@ -143,7 +221,8 @@ def _add_device(f: _Families, view: DeviceView, now: datetime) -> None:
         _one_hot(f.authorization, [d], AuthorizationState, view.authorization.state)
     for name, when in view.deadlines().items():
         f.deadline.add_metric([d, name], when.timestamp())
-        f.deadline_days.add_metric([d, name], (when - now).total_seconds() / SECONDS_PER_DAY)
+        if now is not None:  # the text cache adds the day counts when scraped
+            f.deadline_days.add_metric([d, name], (when.timestamp() - now.timestamp()) / SECONDS_PER_DAY)
     _add_attempts(f, view)
     _add_entitlements(f, d, view.entitlements or ())
     if view.callhome is not None and view.callhome.enabled is not None:

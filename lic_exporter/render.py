@@ -33,20 +33,13 @@ def as_json(records_json: Sequence[str], issues: Sequence[ParseIssue]) -> str:
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
                   tally: Tally) -> str:
-    from .metrics import (  # prometheus_client is imported only for this format
-        ExporterStats,
-        device_families,
-        exporter_families,
-        render_text,
-        syslog_families,
-    )
+    from .metrics import ExporterStats, devices_text, exposition  # prometheus_client only for this format
 
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),
                           syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
                           syslog_undecodable=tally.undecodable)
-    families = device_families(records, now) + syslog_families(tally) + exporter_families(stats)
-    return render_text(families).decode()
+    return exposition(devices_text(records), tally, stats, now).decode()
 
 
 _COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION",

@@ -141,3 +141,22 @@ def test_policy_usage_output_never_blanks_the_accounts(tmp_path: Path) -> None:
     found = samples([r for p in (status, usage) for r in parser.parse_file(p).records])
     [info] = found["cisco_smartlic_info"]
     assert info.labels["smart_account"] == "Example Networks Inc" and info.labels["transport"] == "smart"
+
+
+def test_text_exposition_says_exactly_what_prometheus_client_says(corpus: Path) -> None:
+    """The daemon's text cache renders the same samples as prometheus_client's own
+    generate_latest over the reference families."""
+    from lic_exporter.metrics import devices_text, exposition
+    from lic_exporter.syslog import Tally
+
+    parser = Parser()
+    records = [r for res in parser.parse_paths([FIXTURES, corpus]) for r in res.records]
+    reference = render_text(device_families(records, NOW)).decode()
+    ours = exposition(devices_text(records), Tally(), ExporterStats(), NOW).decode()
+
+    def sample_set(text: str) -> set:
+        return {(s.name, tuple(sorted(s.labels.items())), s.value)
+                for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name.startswith("cisco_smartlic")}
+
+    assert sample_set(ours) == sample_set(reference) and len(sample_set(ours)) > 500
