@@ -71,13 +71,40 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worker processes for large inputs (default: one per CPU; 1: none)")
     parse.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the table (auto: when writing to a terminal)")
+    _serve_arguments(commands.add_parser("serve", help="the exporter daemon: watch folders and syslog files, "
+                                                       "serve /metrics"))
     return parser
+
+
+DEFAULT_LISTEN = ":10311"  # above the exhausted 9100-9999 range of Prometheus' port allocations
+
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--watch", type=Path, action="append", default=[], metavar="DIR",
+                       help="folder of saved show outputs, watched recursively (repeatable)")
+    serve.add_argument("--syslog", action="append", default=[], metavar="PATH",
+                       help="syslog file or glob pattern to follow (repeatable)")
+    serve.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                       help=f"where to serve /metrics (default {DEFAULT_LISTEN}: every interface)")
+    serve.add_argument("--web.config.file", dest="web_config", type=Path, metavar="FILE",
+                       help="exporter-toolkit web configuration: TLS, client certificates, basic auth")
+    serve.add_argument("--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error"))
+    serve.add_argument("--device-map", type=Path, metavar="FILE",
+                       help="names for syslog senders known only by address: lines of ADDRESS NAME")
+    serve.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
+                       help="a time zone abbreviation the switches print, e.g. CET=+01:00")
+    serve.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                       help="worker processes for the initial scan (default: one per CPU)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "parse":
         return _parse(args)
+    if args.command == "serve":
+        from .serve import serve  # the daemon's imports (watchdog, http) only when serving
+
+        return serve(args)
     return EXIT_USAGE
 
 

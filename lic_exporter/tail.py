@@ -27,6 +27,9 @@ from .capture import device_name, file_stem
 from .syslog import CHUNK_BYTES, LineParser, Tally, scan
 
 log = logging.getLogger(__name__)
+# Events that mean a change; reading a file (ours included) raises "opened" and
+# "closed_no_write", which must not start another read.
+CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 FINGERPRINT_BYTES = 256  # the first bytes of a file, to notice it was truncated and rewritten
 
 
@@ -154,7 +157,7 @@ class _Handler(FileSystemEventHandler):
         self.follower = follower
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
+        if not event.is_directory and event.event_type in CHANGES:
             self.follower.poll()
 
 

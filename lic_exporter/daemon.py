@@ -1,0 +1,269 @@
+"""The daemon's state: watched files and their last good records, the syslog follower, and the
+cached /metrics page.
+
+Data flows one way: a file event marks a path dirty; once the path has been quiet for
+SETTLE_SECONDS it is parsed; its devices are re-rendered to text (metrics.device_text); a new
+page is assembled from the per-device text and swapped in whole. A scrape only hands out the
+current page (and its gzip), so it never sees half an update and never waits for parsing.
+The day counts are refreshed at most once a minute (DAYS_REFRESH_SECONDS), by re-assembling
+the page, which costs no parsing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import TypeAdapter
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .fleet import device_views
+from .metrics import DeviceText, ExporterStats, device_text, exposition
+from .models import Record
+from .parse import FileResult, Parser, walk
+from .syslog import Tally
+from .tail import CHANGES, SyslogFollower
+from .tail import watch as watch_syslog
+
+log = logging.getLogger("lic_exporter")
+SETTLE_SECONDS = 1.0  # writes come in bursts: parse a file once it has been quiet this long
+DAYS_REFRESH_SECONDS = 60.0  # the day counts on the page are at most this old
+_RECORDS = TypeAdapter(Record)
+
+
+@dataclass(frozen=True)
+class FileState:
+    records_json: tuple[str, ...]  # the last good records (kept while the file is broken)
+    devices: frozenset[str]
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One rendering of /metrics, swapped in whole."""
+
+    text: bytes
+    gzipped: bytes
+    rendered_at: float  # time.monotonic()
+
+
+class Exporter:
+    def __init__(self, watch_dirs: list[Path], parser: Parser, syslog_patterns: list[str] | None = None,
+                 settle_seconds: float = SETTLE_SECONDS):
+        self.watch_dirs = [folder.resolve() for folder in watch_dirs]  # events name absolute paths
+        self.parser = parser
+        self.settle_seconds = settle_seconds
+        self.files: dict[str, FileState] = {}
+        self.device_files: dict[str, set[str]] = {}
+        self.devices: dict[str, DeviceText] = {}
+        self.parse_errors = 0
+        self.ready = threading.Event()
+        self.follower = SyslogFollower(syslog_patterns, parser.syslog_lines, self.mark_syslog) \
+            if syslog_patterns else None
+        self._dirty: dict[str, float] = {}
+        self._syslog_dirty = False
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._page = Page(b"", b"", 0.0)
+        self._observer: Observer | None = None
+        self._threads: list[threading.Thread] = []
+        self._warned_syslog: set[str] = set()
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Scan everything, then follow changes in the background."""
+        self._observer = Observer()
+        handler = _Events(self)
+        for folder in self.watch_dirs:
+            self._observer.schedule(handler, str(folder), recursive=True)
+        if self.follower is not None:
+            watch_syslog(self.follower, self._observer)
+        self._observer.start()  # events during the scan are kept and handled after it
+        self.rescan()
+        self.ready.set()
+        log.info("initial scan done: %d files, %d devices", len(self.files), len(self.devices))
+        for target in (self._settle_loop, self._refresh_loop):
+            thread = threading.Thread(target=target, daemon=True, name=target.__name__)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+        if self.follower is not None:
+            self.follower.close()
+
+    # --- what the watcher and signals call -----------------------------------------------
+
+    def mark(self, path: str) -> None:
+        with self._lock:
+            self._dirty[path] = time.monotonic()
+        self._wake.set()
+
+    def mark_tree(self, folder: str) -> None:
+        """A folder moved or deleted: every file known below it, and every file now there."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        with self._lock:
+            known = [path for path in self.files if path.startswith(prefix)]
+        present = [str(path) for path, _ in walk([Path(folder)])] if os.path.isdir(folder) else []
+        for path in known + present:
+            self.mark(path)
+
+    def mark_syslog(self) -> None:
+        self._syslog_dirty = True
+        self._wake.set()
+
+    def rescan(self) -> None:
+        """Parse every file under the watched folders again (start, SIGHUP); forget files
+        that are gone."""
+        found = {str(path) for path, _ in walk(self.watch_dirs)}
+        with self._lock:
+            for path in set(self.files) - found:
+                self._forget(path)
+        for result in self.parser.parse_paths(self.watch_dirs, jobs=self.parser.jobs, as_json=True):
+            self._apply(result)
+        if self.follower is not None:
+            self.follower.poll()
+        self.render()
+
+    # --- the page --------------------------------------------------------------------------
+
+    def page(self) -> Page:
+        return self._page
+
+    def render(self) -> None:
+        """Assemble and swap in a new page from the current per-device text."""
+        with self._lock:
+            devices = [self.devices[name] for name in sorted(self.devices)]
+            stats = self._stats()
+        tally = self.follower.snapshot() if self.follower is not None else Tally()
+        text = exposition(devices, tally, stats, datetime.now(UTC))
+        self._page = Page(text, gzip.compress(text, compresslevel=6), time.monotonic())
+
+    def _stats(self) -> ExporterStats:
+        errors = sum(1 for state in self.files.values() if not state.ok)
+        totals = self.follower.totals if self.follower is not None else Tally()
+        return ExporterStats(files_ok=len(self.files) - errors, files_error=errors, parse_errors=self.parse_errors,
+                             syslog_lines=totals.lines, syslog_unparsed=totals.unparsed,
+                             syslog_undecodable=totals.undecodable)
+
+    # --- files -> records -> device text ---------------------------------------------------
+
+    def _apply(self, result: FileResult) -> None:
+        path = result.path
+        for issue in result.issues:
+            (log.error if issue.fatal else log.warning)("%s", issue)
+        with self._lock:
+            self.parse_errors += len(result.issues)
+            if result.syslog is not None:
+                self._forget(path)
+                if path not in self._warned_syslog:
+                    self._warned_syslog.add(path)
+                    log.warning("%s: a syslog file in a watched folder is not followed; give it to --syslog", path)
+                return
+            if not result.issues and not result.records_json:
+                self._forget(path)  # nothing this tool reads: not a licensing file
+                return
+            before = self.files.get(path)
+            if result.ok:
+                records = result.records_json
+                state = FileState(records, _devices_of(records), True)
+                log.info("%s: parsed, %d record(s)", path, len(records))
+            else:  # keep the last good records of a file that broke
+                kept = before.records_json if before else ()
+                state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]))
+            self.files[path] = state
+            self._reindex(path, before.devices if before else frozenset(), state.devices)
+
+    def _forget(self, path: str) -> None:
+        state = self.files.pop(path, None)
+        if state is not None:
+            log.info("%s: gone, its series go with it", path)
+            self._reindex(path, state.devices, frozenset())
+
+    def _reindex(self, path: str, old: frozenset[str], new: frozenset[str]) -> None:
+        for device in old - new:
+            self.device_files.get(device, set()).discard(path)
+        for device in new:
+            self.device_files.setdefault(device, set()).add(path)
+        self._redraw(old | new)
+
+    def _redraw(self, devices: Iterable[str]) -> None:
+        for device in devices:
+            paths = self.device_files.get(device) or set()
+            records = [_RECORDS.validate_json(text) for path in sorted(paths)
+                       for text in self.files[path].records_json]
+            views = [view for view in device_views(records) if view.device == device]
+            if views:
+                self.devices[device] = device_text(views[0])
+            else:
+                self.devices.pop(device, None)
+                self.device_files.pop(device, None)
+
+    # --- background loops --------------------------------------------------------------------
+
+    def _settle_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.settle_seconds / 4)
+            self._wake.clear()
+            changed = self._parse_settled()
+            if self._syslog_dirty:
+                self._syslog_dirty = False
+                changed = True
+            if changed:
+                self.render()
+
+    def _parse_settled(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            ready = [path for path, when in self._dirty.items() if now - when >= self.settle_seconds]
+            for path in ready:
+                del self._dirty[path]
+        for path in ready:
+            if os.path.isfile(path):
+                self._apply(self.parser.parse_file(Path(path), explicit=False, syslog_events=False).as_json())
+            else:
+                with self._lock:
+                    self._forget(path)
+        return bool(ready)
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(timeout=5):
+            if time.monotonic() - self._page.rendered_at >= DAYS_REFRESH_SECONDS:
+                self.render()
+
+
+def _devices_of(records_json: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_RECORDS.validate_json(text).device for text in records_json)
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, exporter: Exporter):
+        self.exporter = exporter
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in CHANGES:  # our own reading opens and closes files too
+            return
+        if event.is_directory:
+            if event.event_type in ("moved", "deleted"):
+                self.exporter.mark_tree(os.fsdecode(event.src_path))
+            if event.event_type in ("moved", "created"):  # a folder of outputs moved in at once
+                self.exporter.mark_tree(os.fsdecode(event.dest_path or event.src_path))
+            return
+        self.exporter.mark(os.fsdecode(event.src_path))
+        if event.event_type == "moved":
+            self.exporter.mark(os.fsdecode(event.dest_path))

@@ -1,0 +1,79 @@
+"""A real Prometheus (Debian's `prometheus` package) on 127.0.0.1, scraping the daemon.
+
+Where `prometheus` is missing the tests that need it skip, except under
+LIC_EXPORTER_REQUIRE_PROMETHEUS=1 (set by .ci/run after installing the package), where a
+missing Prometheus is a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from daemon_helpers import free_port
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("LIC_EXPORTER_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(f"{name} not installed and LIC_EXPORTER_REQUIRE_PROMETHEUS=1")
+        pytest.skip(f"{name} not installed (apt-get install prometheus)")
+    return found
+
+
+class Prometheus:
+    def __init__(self, folder: Path, target_port: int, rule_files: list[Path] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = folder / "prometheus.yml"
+        rules = "".join(f"  - {path}\n" for path in rule_files or [])
+        config.write_text(f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+{"rule_files:" + chr(10) + rules if rules else ""}scrape_configs:
+  - job_name: lic_exporter
+    static_configs:
+      - targets: ["127.0.0.1:{target_port}"]
+""")
+        self.log = open(folder / "prometheus.log", "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def query(self, expression: str) -> list[dict]:
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            document = json.load(response)
+        assert document["status"] == "success", document
+        return document["data"]["result"]
+
+    def wait_for(self, expression: str, timeout: float = 60) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result = self.query(expression)
+                if result:
+                    return result
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise AssertionError(f"prometheus exited {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no result for {expression} within {timeout} s")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()

@@ -1,0 +1,167 @@
+"""The daemon for real: a process, a watched folder, HTTP over loopback, signals."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SHOW_FIXTURES
+from daemon_helpers import Daemon, series, wait_for
+
+STATUS = (SHOW_FIXTURES / "communication_failed.txt").read_text()
+OOC = (SHOW_FIXTURES / "out_of_compliance.txt").read_text()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    folder = tmp_path / "fleet"
+    (folder / "n9k-a").mkdir(parents=True)
+    (folder / "n9k-a" / "show_license_status.txt").write_text(STATUS.split("\n", 1)[1])
+    (folder / "b.log").write_text(OOC)
+    return folder
+
+
+@pytest.fixture
+def daemon(fleet: Path):
+    started = []
+
+    def start(*args: str) -> Daemon:
+        process = Daemon("--watch", str(fleet), *args)
+        started.append(process)
+        process.wait_ready()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def auth_state(samples, device: str) -> str:
+    states = [dict(pairs)["state"] for (name, pairs), value in samples.items()
+              if name == "cisco_smartlic_authorization_state" and dict(pairs)["device"] == device and value == 1]
+    return states[0] if len(states) == 1 else f"not one-hot: {states}"
+
+
+def test_initial_scan_then_endpoints(daemon) -> None:
+    d = daemon()
+    samples = d.samples()
+    assert auth_state(samples, "n9k-a") == "authorized"
+    assert auth_state(samples, "n9k-dc1-leaf07") == "out_of_compliance"
+    assert series(samples, "lic_exporter_files", state="ok") == [2.0]
+    assert series(samples, "lic_exporter_build_info")
+    assert d.get("/-/healthy")[0] == 200 and b'href="metrics"' in d.get("/")[1]
+    _, body, headers = d.get("/metrics", {"Accept-Encoding": "gzip"})
+    assert headers.get("Content-Encoding") == "gzip" and b"cisco_smartlic_info" in gzip.decompress(body)
+
+
+def test_changes_are_picked_up_once_settled(daemon, fleet: Path) -> None:
+    d = daemon()
+    target = fleet / "n9k-a" / "show_license_status.txt"
+    target.write_text(target.read_text().replace("Status: AUTHORIZED on", "Status: OUT OF COMPLIANCE on"))
+    wait_for(lambda: auth_state(d.samples(), "n9k-a") == "out_of_compliance")
+    (fleet / "c").mkdir()
+    shutil.copy(SHOW_FIXTURES / "eval_mode.txt", fleet / "c" / "late.txt")
+    wait_for(lambda: auth_state(d.samples(), "n9k-eval-01") == "evaluation")
+
+
+def test_broken_file_keeps_last_good_records_until_it_parses_again(daemon, fleet: Path) -> None:
+    d = daemon()
+    target = fleet / "n9k-a" / "show_license_status.txt"
+    good = target.read_text()
+    target.write_text(good[: good.index("License Authorization:")])  # half written
+    wait_for(lambda: series(d.samples(), "lic_exporter_files", state="error") == [1.0])
+    samples = d.samples()
+    assert auth_state(samples, "n9k-a") == "authorized"  # the last good records stand
+    assert series(samples, "lic_exporter_parse_errors_total")[0] >= 1
+    target.write_text(good)
+    wait_for(lambda: series(d.samples(), "lic_exporter_files", state="error") == [0.0])
+
+
+def test_deleted_file_series_disappear(daemon, fleet: Path) -> None:
+    d = daemon()
+    (fleet / "b.log").unlink()
+    wait_for(lambda: not series(d.samples(), "cisco_smartlic_info", device="n9k-dc1-leaf07"))
+    assert series(d.samples(), "cisco_smartlic_info", device="n9k-a")
+
+
+def test_folder_moved_out_and_back(daemon, fleet: Path, tmp_path: Path) -> None:
+    d = daemon()
+    (fleet / "n9k-a").rename(tmp_path / "away")
+    wait_for(lambda: not series(d.samples(), "cisco_smartlic_info", device="n9k-a"))
+    (tmp_path / "away").rename(fleet / "n9k-a")
+    wait_for(lambda: bool(series(d.samples(), "cisco_smartlic_info", device="n9k-a")))
+
+
+def test_scrapes_never_see_half_an_update(daemon, fleet: Path) -> None:
+    """While files flip between two states, every scrape is a whole page: each device
+    one-hot, all devices present."""
+    d = daemon()
+    target = fleet / "n9k-a" / "show_license_status.txt"
+    versions = [target.read_text(), target.read_text().replace("Status: AUTHORIZED on", "Status: OUT OF COMPLIANCE on")]
+    deadline = time.monotonic() + 6
+    seen = set()
+    flip = 0
+    while time.monotonic() < deadline:
+        flip += 1
+        target.write_text(versions[flip % 2])
+        samples = d.samples()
+        state = auth_state(samples, "n9k-a")
+        assert state in ("authorized", "out_of_compliance"), state
+        assert auth_state(samples, "n9k-dc1-leaf07") == "out_of_compliance"
+        seen.add(state)
+        time.sleep(0.3 if flip % 5 else 1.5)
+    assert seen == {"authorized", "out_of_compliance"}
+
+
+def test_syslog_followed_and_counted(daemon, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "switch.log"
+    log.parent.mkdir()
+    line = ("2026 Nov 20 10:00:01 n9k-a %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
+            "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")
+    log.write_text(line)
+    d = daemon("--syslog", str(tmp_path / "logs" / "*.log"))
+    assert series(d.samples(), "cisco_smartlic_callhome_failures_total", device="n9k-a", reason="dns") == [1.0]
+    with open(log, "a") as handle:
+        handle.write(line + line)
+    wait_for(lambda: series(d.samples(), "cisco_smartlic_callhome_failures_total", device="n9k-a") == [3.0])
+    assert series(d.samples(), "lic_exporter_syslog_lines_total") == [3.0]
+    assert series(d.samples(), "cisco_smartlic_callhome_last_failure_timestamp_seconds", device="n9k-a")
+
+
+def test_sighup_rescans(daemon, fleet: Path) -> None:
+    d = daemon()
+    d.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.get("/-/ready")[0] == 200)
+    time.sleep(1)
+    assert auth_state(d.samples(), "n9k-a") == "authorized"
+    code, err = d.stop()
+    assert code == 0 and "SIGHUP" in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stops_cleanly(fleet: Path, sig: int) -> None:
+    d = Daemon("--watch", str(fleet))
+    d.wait_ready()
+    code, err = d.stop(sig)
+    assert code == 0 and "Traceback" not in err
+
+
+def test_missing_watch_folder_is_a_clear_message(tmp_path: Path) -> None:
+    d = Daemon("--watch", str(tmp_path / "nope"))
+    code, err = d.stop() if d.process.wait(timeout=20) is None else (d.process.returncode, d.process.stderr.read())
+    assert code == 2 and "no such folder" in err and "Traceback" not in err
+
+
+def test_unreadable_file_is_reported_not_fatal(daemon, fleet: Path) -> None:
+    os.symlink(fleet / "missing-target.txt", fleet / "dangling.txt")  # root reads any mode: use a dead link
+    d = daemon()
+    samples = d.samples()
+    assert series(samples, "lic_exporter_files", state="error") == [1.0]
+    assert auth_state(samples, "n9k-a") == "authorized"
+    _, err = d.stop()
+    assert "dangling.txt" in err and "cannot read" in err and "Traceback" not in err

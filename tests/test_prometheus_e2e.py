@@ -1,0 +1,44 @@
+"""End to end: the daemon on fixture files, scraped by a real Prometheus, read back through
+Prometheus' HTTP query API."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
+from daemon_helpers import Daemon
+from prometheus_helpers import Prometheus, binary
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    binary("prometheus")
+    watch = tmp_path / "fleet"
+    shutil.copytree(SHOW_FIXTURES, watch, ignore=shutil.ignore_patterns("*.json"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(SYSLOG_FIXTURES / "layouts.log", logs / "switches.log")
+    daemon = Daemon("--watch", str(watch), "--syslog", str(logs / "*.log"))
+    daemon.wait_ready()
+    prometheus = Prometheus(tmp_path, daemon.port)
+    yield daemon, prometheus
+    prometheus.stop()
+    daemon.stop()
+
+
+def test_series_arrive_in_prometheus(stack) -> None:
+    _, prometheus = stack
+    up = prometheus.wait_for('up{job="lic_exporter"} == 1')
+    assert up[0]["metric"]["instance"].startswith("127.0.0.1:")
+    expired = prometheus.wait_for('cisco_smartlic_authorization_state{state="authorization_expired"} == 1')
+    assert {r["metric"]["device"] for r in expired} == {"authorization_expired"}
+    days = prometheus.wait_for('cisco_smartlic_deadline_days{device="n9k-spine-01",deadline="communication_deadline"}')
+    assert float(days[0]["value"][1]) != 0
+    failures = prometheus.wait_for('sum(cisco_smartlic_callhome_failures_total{reason="dns"})')
+    assert float(failures[0]["value"][1]) == 6
+    info = prometheus.wait_for('cisco_smartlic_info{device="n9k-border-02"}')
+    assert info[0]["metric"]["mode"] == "policy" and info[0]["metric"]["transport"] == "smart"
+    ack = prometheus.wait_for('cisco_smartlic_deadline_timestamp_seconds{deadline="report_ack"}')
+    assert ack and prometheus.wait_for("lic_exporter_files") and prometheus.wait_for("lic_exporter_syslog_lines_total")

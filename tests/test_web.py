@@ -1,0 +1,127 @@
+"""--web.config.file: real TLS handshakes with certificates made here, mutual TLS, basic auth."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+import bcrypt
+import pytest
+from conftest import SHOW_FIXTURES
+from daemon_helpers import Daemon
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it."""
+    folder = tmp_path_factory.mktemp("pki")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.crt", cwd=folder)
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+                "-out", f"{name}.csr", cwd=folder)
+        (folder / f"{name}.ext").write_text(extension + "\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=folder)
+    return folder
+
+
+def start(pki: Path, tmp_path: Path, config: str) -> Daemon:
+    web = pki / f"web-{tmp_path.name}.yml"
+    web.write_text(config)
+    watch = tmp_path / "fleet"
+    watch.mkdir()
+    shutil.copy(SHOW_FIXTURES / "communication_failed.txt", watch / "a.txt")
+    daemon = Daemon("--watch", str(watch), "--web.config.file", str(web))
+    return daemon
+
+
+def https(daemon: Daemon, pki: Path, client_cert: bool, auth: str | None = None) -> tuple[int, bytes]:
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    if client_cert:
+        context.load_cert_chain(pki / "client.crt", pki / "client.key")
+    connection = http.client.HTTPSConnection("127.0.0.1", daemon.port, context=context, timeout=10)
+    headers = {"Authorization": auth} if auth else {}
+    connection.request("GET", "/metrics", headers=headers)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def wait_https(daemon: Daemon, pki: Path, **kwargs) -> tuple[int, bytes]:
+    import time
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            status, body = https(daemon, pki, **kwargs)
+            if status != 503 or time.monotonic() > deadline:
+                return status, body
+        except (ConnectionRefusedError, ConnectionResetError):
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_mutual_tls_and_basic_auth(pki: Path, tmp_path: Path) -> None:
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode().replace("$2b$", "$2y$")
+    daemon = start(pki, tmp_path, f"""
+tls_server_config:
+  cert_file: server.crt
+  key_file: server.key
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ca.crt
+basic_auth_users:
+  prometheus: {hashed}
+""")
+    try:
+        status, body = wait_https(daemon, pki, client_cert=True, auth=basic("prometheus", "s3cret"))
+        assert status == 200 and b"cisco_smartlic_info" in body
+        status, body = https(daemon, pki, client_cert=True, auth=basic("prometheus", "wrong"))
+        assert status == 401 and b"cisco_smartlic" not in body
+        status, body = https(daemon, pki, client_cert=True)
+        assert status == 401 and b"cisco_smartlic" not in body
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            https(daemon, pki, client_cert=False, auth=basic("prometheus", "s3cret"))
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError, OSError)):
+            plain = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=5)
+            plain.request("GET", "/metrics")
+            assert plain.getresponse().status != 200
+    finally:
+        code, err = daemon.stop()
+    assert code == 0 and "s3cret" not in err
+
+
+def test_tls_without_client_certificates(pki: Path, tmp_path: Path) -> None:
+    daemon = start(pki, tmp_path, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+    try:
+        status, body = wait_https(daemon, pki, client_cert=False)
+        assert status == 200 and b"cisco_smartlic_info" in body
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    ("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", "tls_server_config"),
+    ("basic_auth_users:\n  alice: plaintext\n", "bcrypt"),
+    ("tls_config:\n  cert_file: x\n", "unknown key"),
+])
+def test_bad_web_config_is_a_clear_message(pki: Path, tmp_path: Path, config: str, says: str) -> None:
+    daemon = start(pki, tmp_path, config)
+    daemon.process.wait(timeout=20)
+    err = daemon.process.stderr.read()
+    assert daemon.process.returncode == 2 and says in err and "Traceback" not in err
