@@ -1,5 +1,6 @@
 # Two entry points for a fresh clone; both set up .venv themselves.
-#   make demo   parse the bundled example fleet and print the licensing table
+#   make demo   print the example fleet's licensing table, then serve it on
+#               http://127.0.0.1:10311/metrics until Ctrl-C
 #   make test   lint and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,13 @@ BIN := $(VENV)/bin
 .PHONY: demo test lint bench clean
 
 demo: $(VENV)/.installed
-	$(BIN)/lic-exporter parse examples/fleet
+	$(BIN)/lic-exporter parse examples/fleet examples/syslog
+	@echo
+	@echo "Serving the example fleet: open http://127.0.0.1:10311/ or run"
+	@echo "  curl -s http://127.0.0.1:10311/metrics | grep cisco_smartlic_deadline_days"
+	@echo "(Ctrl-C stops it)"
+	$(BIN)/lic-exporter serve --watch examples/fleet --syslog 'examples/syslog/*.log' \
+		--web.listen-address 127.0.0.1:10311
 
 test: $(VENV)/.installed lint
 	$(BIN)/pytest
@@ -18,6 +25,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/syslog_bench.py
+	$(BIN)/python bench/daemon_bench.py
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -30,7 +30,7 @@ from .metrics import DeviceText, ExporterStats, device_text, exposition
 from .models import Record
 from .parse import FileResult, Parser, walk
 from .syslog import Tally
-from .tail import CHANGES, SyslogFollower
+from .tail import CHANGE_EVENTS, CHANGES, SyslogFollower
 from .tail import watch as watch_syslog
 
 log = logging.getLogger("lic_exporter")
@@ -86,7 +86,7 @@ class Exporter:
         self._observer = Observer()
         handler = _Events(self)
         for folder in self.watch_dirs:
-            self._observer.schedule(handler, str(folder), recursive=True)
+            self._observer.schedule(handler, str(folder), recursive=True, event_filter=CHANGE_EVENTS)
         if self.follower is not None:
             watch_syslog(self.follower, self._observer)
         self._observer.start()  # events during the scan are kept and handled after it

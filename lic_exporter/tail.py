@@ -20,7 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from .capture import device_name, file_stem
@@ -28,8 +39,11 @@ from .syslog import CHUNK_BYTES, LineParser, Tally, scan
 
 log = logging.getLogger(__name__)
 # Events that mean a change; reading a file (ours included) raises "opened" and
-# "closed_no_write", which must not start another read.
+# "closed_no_write", which must not start another read. The filter also keeps the kernel
+# from queueing those events at all: a scan of 20,000 files would overflow inotify's queue.
 CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
+CHANGE_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+                 DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
 FINGERPRINT_BYTES = 256  # the first bytes of a file, to notice it was truncated and rewritten
 
 
@@ -167,7 +181,7 @@ def watch(follower: SyslogFollower, observer: Observer | None = None) -> Observe
     observer = observer or Observer()
     handler = _Handler(follower)
     for folder, recursive in _watch_points(follower.patterns):
-        observer.schedule(handler, folder, recursive=recursive)
+        observer.schedule(handler, folder, recursive=recursive, event_filter=CHANGE_EVENTS)
     return observer
 
 
