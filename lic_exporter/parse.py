@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -120,7 +121,7 @@ class Parser:
                 capture = read_capture(path, self._reads, handle, head, self.zones)
             if capture.empty:
                 return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
-            parse = _FileParse(self, capture, explicit)
+            parse = _FileParse(self, capture, explicit, syslog_events)
             result = parse.run()
             if not parse.recognised and not large and self._is_syslog(path, head):
                 with open(path, "rb") as handle:
@@ -136,7 +137,7 @@ class Parser:
             return FileResult(source, issues=(ParseIssue(source, None, redact(message)),))
 
     def _reads(self, command: str) -> bool:
-        return bool(self.index.rows_for_command(command))
+        return bool(self.index.rows_for_command(command)) or is_show_logging(command)
 
     def _is_syslog(self, path: Path, head: bytes) -> bool:
         """Not a show output (no NUL, not named after a command, no prompt, no signature) and
@@ -158,13 +159,8 @@ class Parser:
             tally = tally_parallel(str(path), size, self.syslog_lines, fallback, mtime, self.jobs)
         else:
             tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
-        issues = ()
-        if tally.first_skipped is not None:
-            issues = (ParseIssue(source, tally.first_skipped, redact(
-                f"{tally.unparsed} line(s) naming a licensing facility without a message this tool reads "
-                f"(skipped), {tally.undecodable} with bytes that are not UTF-8 (replaced)"), fatal=False),)
-        records = tuple(syslog_record(event, source, mtime) for event in events or ())
-        return FileResult(source, records, issues, syslog=tally)
+        return FileResult(source, tuple(syslog_record(e, source, mtime) for e in events or ()),
+                          _syslog_issues(source, tally), syslog=tally)
 
     def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False) -> Iterator[FileResult]:
         """Results for every file below `paths`, in walk order; with `as_json`, records come
@@ -213,7 +209,10 @@ def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
 class _FileParse:
     """The parse of one capture; holds what its sections share."""
 
-    def __init__(self, parser: Parser, capture: Capture, explicit: bool):
+    def __init__(self, parser: Parser, capture: Capture, explicit: bool, keep_events: bool = True):
+        self.parser = parser
+        self.keep_events = keep_events
+        self.syslog: Tally | None = None
         self.index = parser.index
         self.zones = parser.zones
         self.capture = capture
@@ -239,12 +238,16 @@ class _FileParse:
         if not self.recognised and (self.explicit or self.named_rows):
             self._issue(None, "no output of a known command found (known: "
                         + ", ".join(self.index.commands) + ")")
-        return FileResult(self.source, tuple(self.records), tuple(self.issues), self.recognised or bool(self.issues))
+        return FileResult(self.source, tuple(self.records), tuple(self.issues), self.recognised or bool(self.issues),
+                          syslog=self.syslog)
 
     def _issue(self, line: int | None, message: str, fatal: bool = True) -> None:
         self.issues.append(ParseIssue(self.source, line, redact(message), fatal))
 
     def _section(self, section: Section) -> None:
+        if section.command and is_show_logging(section.command):
+            self._logging(section)
+            return
         if section.command:
             candidates = self.index.rows_for_command(section.command)
             if not candidates:
@@ -265,6 +268,24 @@ class _FileParse:
                 self.records.append(record)
         except build.SectionError as exc:
             self._issue(exc.line, exc.message)
+
+    def _logging(self, section: Section) -> None:
+        """`show logging logfile` in a session: its lines are syslog, the prompt names the
+        device of lines that carry no host."""
+        self.recognised = True
+        events: list[Event] | None = [] if self.keep_events else None
+        data = "\n".join(section.lines).encode()
+        fallback = device_name(section.host) if section.host else self.file_device
+        tally = tally_stream([data], self.parser.syslog_lines, fallback, self.capture.mtime, events)
+        offset = section.first_line - 1
+        if tally.first_undecodable is not None:
+            tally.first_undecodable += offset
+        for event in events or ():
+            self.records.append(syslog_record(replace(event, line=event.line + offset), self.source,
+                                              self.capture.mtime))
+        if self.syslog is None:
+            self.syslog = Tally()
+        self.syslog.merge(tally)
 
     def _check_output(self, section: Section, row: IndexRow, head: str, signed: bool) -> None:
         if section.overflow:
@@ -322,6 +343,26 @@ class _FileParse:
             reason = message.split(". Rule Line:", 1)[0].removeprefix("Error: ")
             culprit = message.split("Input Line: ", 1)[-1].rstrip(".")
             raise build.SectionError(ctx.line_of(culprit), reason) from None
+
+
+_SHOW_LOGGING = re.compile(r"^sh(?:o(?:w)?)?\s+log(?:g(?:i(?:n(?:g)?)?)?)?(?:\s|$)")
+
+
+def is_show_logging(command: str) -> bool:
+    return bool(_SHOW_LOGGING.match(" ".join(command.lower().split())))
+
+
+def _syslog_issues(source: str, tally: Tally) -> tuple[ParseIssue, ...]:
+    """What the one-shot run reports about a log. Lines that merely mention a keyword
+    (an interface called to-CALLHOME) are counted in the metrics, not reported."""
+    issues = []
+    if tally.undecodable:
+        issues.append(ParseIssue(source, tally.first_undecodable, f"{tally.undecodable} licensing line(s) with bytes "
+                                 "that are not UTF-8 (replaced)", fatal=False))
+    for zone in sorted(tally.unknown_zones):
+        issues.append(ParseIssue(source, None, f"times in unknown time zone {zone!r} left out (add it with "
+                                 f"--tz {zone}=+HH:MM)", fatal=False))
+    return tuple(issues)
 
 
 def syslog_record(event: Event, source: str, mtime: datetime) -> SyslogRecord:

@@ -9,18 +9,22 @@ from __future__ import annotations
 import re
 
 _SECRETS = (
-    # license smart register idtoken <token> [force]
-    (re.compile(r"(idtoken\s+)\S+", re.IGNORECASE), r"\1<redacted>"),
+    # license smart register idtoken <token> [force]; idtoken=..., idtoken: ...
+    (re.compile(r"(idtoken\s*[:=]?\s*)[^\s,;]+", re.IGNORECASE), r"\1<redacted>"),
     # user:password@host inside URLs
     (re.compile(r"(://)[^/@\s]+@"), r"\1<redacted>@"),
-    # password <secret>, username <name> (call-home / proxy configuration)
-    (re.compile(r"\b(password|username|user)(\s*[:=]?\s+)\S+", re.IGNORECASE), r"\1\2<redacted>"),
+    # password <secret>, passwd=..., username <name> (call-home / proxy configuration)
+    (re.compile(r"\b(password|passwd|pwd|username|user)(\s*[:=]\s*|\s+)[^\s,;]+", re.IGNORECASE),
+     r"\1\2<redacted>"),
+    # call-home contact lines echoed in a log: everything after the keyword
+    (re.compile(r"\b(phone-contact|streetaddress|street-address|email-contact|contact person's \w+( \w+)?)"
+                r"(\s*:?\s*)\S.*?(?=$|\s;|;)", re.IGNORECASE), r"\1\3<redacted>"),
     # e-mail addresses (call-home contacts)
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<redacted-email>"),
 )
 
 
-_TRIGGERS = ("@", "idtoken", "pass", "user")  # every secret pattern needs one of these
+_TRIGGERS = ("@", "idtoken", "pass", "pwd", "user", "contact", "street")  # every pattern needs one
 
 
 def redact(text: str) -> str:

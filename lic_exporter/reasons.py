@@ -57,12 +57,14 @@ REASON_TABLE: tuple[tuple[tuple[str, ...], Reason], ...] = (
 
 
 _URL = re.compile(r"\S+://\S+")
+MAX_TEXT = 1000
 
 
 @lru_cache(maxsize=2048)
 def classify(text: str | None) -> Reason:
     """The reason class of a failure text; `other` when no row fits (or there is no text)."""
-    lowered = _URL.sub("", text or "").lower()  # a host name such as proxy.example.net is no cause
+    # Capped: causes are stated early, and the URL pattern must not meet a megabyte of junk.
+    lowered = _URL.sub("", (text or "")[:MAX_TEXT]).lower()  # a host such as proxy.example.net is no cause
     for words, reason in REASON_TABLE:
         if all(word in lowered for word in words):
             return reason

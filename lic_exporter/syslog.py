@@ -25,6 +25,7 @@ from .templates import FastFSM
 from .values import BadValueError, parse_timestamp
 
 CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 8192  # longer lines are read up to here: every regex stays linear and cheap
 _FIND_KEYWORDS = (b"LICMGR", b"SMART_LIC", b"CALL")  # CALL: CALLHOME or CALL_HOME, checked
 # TextFSM splits its input with str.splitlines(), which also breaks at these characters; a
 # survivor holding one would shift every row after it.
@@ -39,8 +40,8 @@ FAILURE_MNEMONICS = frozenset({"COMM_FAILED", "SL_MESSAGE_FAILED"})
 
 # A line that looks like syslog in any layout this tool reads: used to recognise a log file.
 _SYSLOG_LINE = re.compile(
-    r"^(?:<\d{1,3}>|\d{4}\s+[A-Z][a-z]{2}\s+\d|[A-Z][a-z]{2}\s+\d{1,2}\s+\d{1,2}:\d\d:\d\d|[*.][A-Z][a-z]{2}\s"
-    r"|[A-Z0-9]+(?:/[A-Z0-9]+)+:[A-Z][a-z]{2}\s|%[A-Z][A-Z0-9_]*-\d-)")
+    r"^(?:<\d{1,3}>|\d{4}\s+[A-Za-z]{3}\s+\d|[A-Za-z]{3}\s+\d{1,2}\s+\d{1,2}:\d\d:\d\d|[*.][A-Z][a-z]{2}\s"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d|[A-Z0-9]+(?:/[A-Z0-9]+)+:[A-Z][a-z]{2}\s|%[A-Z][A-Z0-9_]*-\d-)")
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,13 @@ class Tally:
     lines: int = 0  # every line read
     unparsed: int = 0  # lines that passed the pre-filter but hold no message
     undecodable: int = 0  # lines that passed the pre-filter with bytes that are not UTF-8
-    first_skipped: int | None = None  # line number of the first unparsed or undecodable line
+    first_undecodable: int | None = None  # line number of the first line with bytes that are not UTF-8
+    unknown_zones: set[str] = field(default_factory=set)  # zones no table or --tz knows: times left out
 
-    def skipped(self, line: int) -> None:
-        if self.first_skipped is None or line < self.first_skipped:
-            self.first_skipped = line
+    def undecodable_at(self, line: int) -> None:
+        self.undecodable += 1
+        if self.first_undecodable is None or line < self.first_undecodable:
+            self.first_undecodable = line
 
     def add(self, event: Event) -> None:
         self.messages[(event.device, event.mnemonic, event.severity_name)] += 1
@@ -96,8 +99,9 @@ class Tally:
         self.lines += other.lines
         self.unparsed += other.unparsed
         self.undecodable += other.undecodable
-        if self.first_skipped is None:
-            self.first_skipped = other.first_skipped
+        if self.first_undecodable is None:
+            self.first_undecodable = other.first_undecodable
+        self.unknown_zones |= other.unknown_zones
 
 
 def looks_like_syslog(head: str, sample: int = 50) -> bool:
@@ -150,31 +154,32 @@ class LineParser:
         for (number, _), row in zip(survivors, rows, strict=True):
             if not row["FACILITY"]:
                 tally.unparsed += 1
-                tally.skipped(number)
                 continue
-            yield self._event(row, number, fallback_device, reference)
+            yield self._event(row, number, fallback_device, reference, tally)
 
     @staticmethod
     def _decode(number: int, raw: bytes, tally: Tally) -> str:
+        if len(raw) > MAX_LINE_BYTES:  # a message is short; a huge line is junk, and must stay cheap
+            raw = raw[:MAX_LINE_BYTES]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            tally.undecodable += 1
-            tally.skipped(number)
+            tally.undecodable_at(number)
             text = raw.decode("utf-8", errors="replace")
         text = text.rstrip("\r\n")
         return text.translate(_LINE_BREAKS) if not text.isascii() or "\r" in text or "\x0b" in text or "\x0c" in text \
             or "\x1c" in text or "\x1d" in text or "\x1e" in text else text
 
-    def _event(self, row: dict[str, object], number: int, fallback_device: str, reference: datetime) -> Event:
+    def _event(self, row: dict[str, object], number: int, fallback_device: str, reference: datetime,
+               tally: Tally) -> Event:
         mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
         message = str(row["MESSAGE"]).strip()
         if message.endswith("]"):
             message = _PROCESS_SUFFIX.sub("", message)
-        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "")
+        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "").replace("\ufffd", "")
         if host:
             host = self.device_map.get(host.lower(), host)
-        time = self._time(row, reference)
+        time = self._time(row, reference, tally)
         return Event(
             device=device_name(host) if host else fallback_device,
             line=number,
@@ -187,7 +192,7 @@ class LineParser:
             year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
         )
 
-    def _time(self, row: dict[str, object], reference: datetime) -> datetime | None:
+    def _time(self, row: dict[str, object], reference: datetime, tally: Tally) -> datetime | None:
         """The device's own time; without a zone it is UTC (contract); without a year, the
         latest year that does not put it in the future of `reference` (new-year rollover)."""
         try:
@@ -199,12 +204,19 @@ class LineParser:
             if row["YEAR"]:
                 return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones)
             return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones)
-        except (BadValueError, ValueError):
-            return None  # an unknown zone or a broken date: the message still counts
+        except BadValueError as exc:
+            if "time zone" in str(exc):
+                tally.unknown_zones.add(str(row["ZONE"]).upper())
+            return None  # the message still counts, without a time
+        except ValueError:
+            return None
 
 
 def _without_year(day_time: str, zone: str, reference: datetime, zones: dict[str, int] | None) -> datetime | None:
-    for year in (reference.year, reference.year - 1):
+    """The latest of next, this and last year that is at most a day after `reference` (a
+    clock slightly ahead, or a zone east of UTC, puts Jan 1 lines before the collector's new
+    year)."""
+    for year in (reference.year + 1, reference.year, reference.year - 1):
         try:
             when = parse_timestamp(f"{day_time} {year} {zone}", None, zones)
         except BadValueError:  # Feb 29 in a year without one
@@ -263,8 +275,8 @@ def tally_parallel(path: str, size: int, parser: LineParser, fallback_device: st
     total = Tally()
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         for tally in pool.map(_tally_range, work):
-            if tally.first_skipped is not None:
-                tally.first_skipped += total.lines  # range-relative -> file line number
+            if tally.first_undecodable is not None:
+                tally.first_undecodable += total.lines  # range-relative -> file line number
             total.merge(tally)
     return total
 

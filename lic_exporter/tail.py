@@ -15,6 +15,7 @@ import glob
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 CHANGE_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
                  DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
-FINGERPRINT_BYTES = 256  # the first bytes of a file, to notice it was truncated and rewritten
+FINGERPRINT_BYTES = 256  # the first bytes of a file, to notice it was truncated, rewritten or copied
+ROTATED_GRACE_SECONDS = 60  # how long a file renamed away or deleted is still read
 
 
 @dataclass
@@ -55,6 +57,7 @@ class _Followed:
     lines: int = 0  # complete lines read so far (for line numbers)
     partial: bytes = b""
     fingerprint: bytes = b""
+    gone_since: float | None = None  # monotonic time it stopped matching (renamed away, deleted)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SyslogFollower:
     on_change: Callable[[], None] | None = None  # called after new lines were counted
     totals: Tally = field(default_factory=Tally)
     _files: dict[tuple[int, int], _Followed] = field(default_factory=dict)
+    _read_to: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # fingerprint -> (offset, lines)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def matching(self) -> set[str]:
@@ -83,11 +87,24 @@ class SyslogFollower:
                 key = self._follow(path)
                 if key is not None:
                     seen.add(key)
-            for key in set(self._files) - seen:  # renamed away or deleted: drain, then let go
-                self._drain(self._files.pop(key), final=True)
+            for key in set(self._files) - seen:
+                self._retire(key)
             changed = (self.totals.lines, sum(self.totals.messages.values())) != before
         if changed and self.on_change is not None:
             self.on_change()
+
+    def _retire(self, key: tuple[int, int]) -> None:
+        """A file renamed away or deleted may still be written by a writer holding it open
+        (until the writer reopens): it is drained for ROTATED_GRACE_SECONDS, then let go."""
+        followed = self._files[key]
+        now = time.monotonic()
+        if followed.gone_since is None:
+            followed.gone_since = now
+            log.info("%s: no longer matched; read on for %d s", followed.path, ROTATED_GRACE_SECONDS)
+        final = now - followed.gone_since >= ROTATED_GRACE_SECONDS
+        self._drain(followed, final=final)
+        if final:
+            del self._files[key]
 
     def snapshot(self) -> Tally:
         """A copy of the totals, safe to render while following goes on."""
@@ -116,15 +133,28 @@ class SyslogFollower:
                 log.warning("%s: cannot read: %s", path, exc.strerror)
                 return None
             self._files[key] = followed
-            log.info("%s: following from its start", path)
+            self._skip_copied(followed, stat.st_size)
         elif followed.path != path:
             log.info("%s: renamed to %s, following on", followed.path, path)
             followed.path = path
+        followed.gone_since = None
         if self._truncated(followed, stat.st_size):
             log.info("%s: truncated or rewritten, reading again from its start", path)
             followed.offset, followed.lines, followed.partial, followed.fingerprint = 0, 0, b"", b""
         self._drain(followed, final=False)
         return key
+
+    def _skip_copied(self, followed: _Followed, size: int) -> None:
+        """A new file whose first bytes are those of a file already read (a copy-truncate
+        rotation whose copy matches a pattern too) continues where that reading stopped."""
+        head = followed.handle.read(FINGERPRINT_BYTES)
+        known = self._read_to.get(head) if len(head) == FINGERPRINT_BYTES else None
+        if known is None or known[0] > size:
+            log.info("%s: following from its start", followed.path)
+            return
+        followed.offset, followed.lines = known
+        followed.fingerprint = head
+        log.info("%s: a copy of a file already read: following from byte %d", followed.path, known[0])
 
     @staticmethod
     def _truncated(followed: _Followed, size: int) -> bool:
@@ -150,6 +180,8 @@ class SyslogFollower:
             cut = data.rfind(b"\n") + 1
             followed.partial = data[cut:]
             self._count(followed, data[:cut])
+        if len(followed.fingerprint) == FINGERPRINT_BYTES:
+            self._read_to[followed.fingerprint] = (followed.offset - len(followed.partial), followed.lines)
         if final:
             if followed.partial:
                 self._count(followed, followed.partial)
@@ -191,5 +223,8 @@ def _watch_points(patterns: Iterable[str]) -> set[tuple[str, bool]]:
     for pattern in patterns:
         folders = Path(pattern).parts[:-1]
         wild = next((i for i, part in enumerate(folders) if glob.has_magic(part)), len(folders))
-        points.add((str(Path(*folders[:wild])), wild < len(folders)))
+        folder, recursive = Path(*folders[:wild]), wild < len(folders)
+        while not folder.is_dir() and folder != folder.parent:  # not there yet: watch what is
+            folder, recursive = folder.parent, True
+        points.add((str(folder), recursive))
     return points

@@ -151,10 +151,76 @@ def test_a_large_file_shared_among_workers_counts_the_same(tmp_path: Path, monke
     for i in range(3000):
         lines.append(LINE.format(host=f"leaf{i % 7}") if i % 3 == 0 else
                      f"2026 Nov 20 10:00:01 leaf{i % 7} %ETHPORT-5-IF_UP: Interface Ethernet1/{i % 48} is up")
-    lines.insert(1500, "junk with SMART_LIC but no message")
-    log.write_text("\n".join(lines) + "\n")
+    lines.insert(1500, "junk with SMART_LIC but no message \udcff")
+    log.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
     one = Parser().parse_file(log, syslog_events=False)
     monkeypatch.setattr(parse_module, "PARALLEL_BYTES", 1000)
     several = Parser(jobs=2).parse_file(log, syslog_events=False)
     assert several.syslog == one.syslog and one.syslog.lines == 3001
     assert several.issues == one.issues and one.issues[0].line == 1501
+
+
+def test_a_huge_failure_line_stays_cheap() -> None:
+    import time
+
+    start = time.perf_counter()
+    [event] = events("2026 Nov 20 10:00:01 leaf1 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: x : " + "A" * 2_000_000)
+    assert time.perf_counter() - start < 5 and event.reason is Reason.OTHER
+    assert len(event.message) < 10_000
+
+
+def test_collector_layouts_reviewers_found() -> None:
+    lines = [
+        "2026-03-01T10:00:01.123456+01:00 leaf9.example.net : 2026 Mar 01 09:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM"
+        "_FAILED: a : Unable to resolve server hostname",
+        "sep 21 11:09:51 172.22.22.45 : 2025 Sep 21 11:09:50 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+        "<189>fe80::1: 2026 Mar 01 10:00:00 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+        "<189>Mar  1 10:00:00 10.9.9.9 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+        "Mar 1 10:00:00 leaf8 leaf8: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+        "Mar 1 10:00:02 coll1 2026 Mar 1 10:00:01 leaf7 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b",
+        "2019 Jul 31 21:48:58  %$ VDC-1 %$ %DAEMON-2-SYSTEM_MSG: <<%SMART_LIC-3-COMM_FAILED>> x : y - proc[1]",
+    ]
+    found = events("\n".join(lines))
+    assert [e.device for e in found] == ["leaf9", "172.22.22.45", "fe80::1", "10.9.9.9", "leaf8", "leaf7", "fallback"]
+    assert all(e.time is not None for e in found)
+    assert looks_like_syslog(lines[0]) and looks_like_syslog(lines[1])
+
+
+def test_new_year_with_the_device_clock_ahead() -> None:
+    reference = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
+    [ahead] = events("*Jan  1 00:05:00.000: %SMART_LIC-3-COMM_FAILED: x : y", reference)
+    [east] = events("RP/0/RP0/CPU0:Jan  1 08:00:00.000 AEST: smartlicserver[1]: %LICENSE-SMART_LIC-3-COMM_FAILED : x",
+                    reference)
+    assert ahead.time == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    assert east.time == datetime(2025, 12, 31, 22, 0, tzinfo=UTC)
+
+
+def test_unknown_zone_is_reported_keyword_only_lines_are_not(tmp_path: Path, parser: Parser) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("<189>: 2026 Mar 01 10:00:00 BJT: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : b\n"
+                   "2026 Mar 01 10:00:00 leaf1 %ETHPORT-5-IF_UP: Interface Ethernet1/1 (to-CALLHOME-proxy) is up\n")
+    result = parser.parse_file(log)
+    assert [issue.message for issue in result.issues] == [
+        "times in unknown time zone 'BJT' left out (add it with --tz BJT=+HH:MM)"]
+    assert result.syslog.unparsed == 1 and sum(result.syslog.failures.values()) == 1
+
+
+def test_show_logging_in_a_session(tmp_path: Path, parser: Parser) -> None:
+    path = tmp_path / "session.txt"
+    path.write_text("leaf01# show logging logfile | include LIC\n"
+                    "2026 Nov 20 10:00:01 leaf01 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : Unable to resolve\n"
+                    "2026 Nov 20 10:00:02  %$ VDC-1 %$ %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: a : Fail to send x\n"
+                    "leaf01#\n")
+    result = parser.parse_file(path)
+    assert result.issues == ()
+    assert dict(result.syslog.failures) == {("leaf01", "dns"): 1, ("leaf01", "http_send"): 1}
+    assert [record.line for record in result.records] == [2, 3]
+
+
+def test_redaction_of_more_forms() -> None:
+    from lic_exporter.privacy import redact
+
+    for text, secret in [("register idtoken=AbC123 force", "AbC123"), ("idtoken: Zm9v", "Zm9v"),
+                         ("passwd=abc", "abc"), ("streetaddress 1 Main St phone-contact +14155550100", "Main St"),
+                         ("phone-contact +14155550100", "4155550100")]:
+        assert secret not in redact(text), text

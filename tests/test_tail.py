@@ -161,3 +161,42 @@ def test_undecodable_and_junk_lines_are_skipped_and_counted(tmp_path: Path) -> N
     assert totals.lines == 3 and sum(totals.failures.values()) == 1
     assert totals.unparsed == 2 and totals.undecodable == 1
     follower.close()
+
+
+def test_copy_truncate_whose_copy_matches_the_pattern(tmp_path: Path) -> None:
+    log = tmp_path / "switch.log"
+    log.write_text(NOISE * 4 + fail(1) + fail(2))  # longer than the fingerprint
+    follower = SyslogFollower([str(tmp_path / "switch.log*")], Parser().syslog_lines)
+    follower.poll()
+    shutil.copy(log, tmp_path / "switch.log.1")
+    with open(log, "r+") as handle:
+        handle.truncate(0)
+    with open(log, "a") as handle:
+        handle.write(fail(3))
+    follower.poll()
+    assert failures(follower) == 3
+    follower.close()
+
+
+def test_writer_that_goes_on_after_a_rename_is_still_read(tmp_path: Path) -> None:
+    log = tmp_path / "switch.log"
+    writer = open(log, "a")  # noqa: SIM115 (a syslog daemon keeps its file open)
+    writer.write(fail(1))
+    writer.flush()
+    follower = SyslogFollower([str(tmp_path / "*.log")], Parser().syslog_lines)
+    follower.poll()
+    log.rename(tmp_path / "switch.log.1")  # no longer matched
+    follower.poll()
+    writer.write(fail(2))  # until it is told to reopen, the daemon writes to the old file
+    writer.close()
+    log.write_text(fail(3))
+    follower.poll()
+    assert failures(follower) == 3
+    follower.close()
+
+
+def test_pattern_in_a_folder_that_does_not_exist_yet(tmp_path: Path, follow) -> None:
+    follower = follow("later/*.log")
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "switch.log").write_text(fail(1))
+    wait_for(lambda: failures(follower) == 1)
