@@ -21,7 +21,7 @@ test: $(VENV)/.installed lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check lic_exporter tests bench
+	$(BIN)/ruff check lic_exporter tests bench dashboards
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/parse_bench.py

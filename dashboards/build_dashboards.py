@@ -107,11 +107,11 @@ def fleet() -> dict:
               thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
                                                         {"color": "red", "value": 1}]}),
         panel("stat", "Files parsed", [target('sum(lic_exporter_files{state="ok"})', instant=True)], (6, 28, 6, 5)),
-        panel("timeseries", "Parse errors and skipped syslog lines",
+        panel("timeseries", "Parse errors and syslog lines read",
               [target("sum(increase(lic_exporter_parse_errors_total[$__rate_interval]))", "parse errors"),
-               target("sum by (reason) (increase(lic_exporter_syslog_skipped_lines_total[$__rate_interval]))",
-                      "syslog skipped: {{reason}}", ref="B")],
-              (12, 28, 12, 5), "Exporter health."),
+               target("sum(increase(lic_exporter_syslog_lines_total[$__rate_interval]))", "syslog lines read",
+                      ref="B")],
+              (12, 28, 12, 5), "Exporter health: problems met while parsing, and the syslog lines it reads."),
     ]
     return dashboard("lic-exporter-fleet", "Cisco Smart Licensing: fleet overview", panels, device=False)
 
@@ -119,8 +119,8 @@ def fleet() -> dict:
 def detail() -> dict:
     dev = 'device="$device"'
     panels = [
-        panel("table", "Licensing mode and accounts", [target(f"cisco_smartlic_info{{{dev}}}", instant=True, table=True)],
-              (0, 0, 24, 4)),
+        panel("table", "Licensing mode and accounts",
+              [target(f"cisco_smartlic_info{{{dev}}}", instant=True, table=True)], (0, 0, 24, 4)),
         panel("state-timeline", "Authorization state",
               [target(f"cisco_smartlic_authorization_state{{{dev}}} == 1", "{{state}}")], (0, 4, 12, 6)),
         panel("state-timeline", "Registration state",
@@ -162,9 +162,64 @@ def detail() -> dict:
     return dashboard("lic-exporter-device", "Cisco Smart Licensing: device detail", panels, device=True)
 
 
+# Grafana-managed alerts on the deadlines: (uid, title, deadline, below days, severity, wait)
+GRAFANA_ALERTS = [
+    ("lic-registration-expiring", "Smart Licensing registration expiring", "registration_expiry", 30, "warning", "1h"),
+    ("lic-registration-expiring-critical", "Smart Licensing registration about to expire", "registration_expiry", 7,
+     "critical", "0s"),
+    ("lic-communication-deadline", "Licence authorization must reach Cisco", "communication_deadline", 14, "warning",
+     "1h"),
+    ("lic-communication-deadline-critical", "Licence authorization about to expire", "communication_deadline", 3,
+     "critical", "0s"),
+    ("lic-report-ack-deadline", "Usage report acknowledgement due", "report_ack", 14, "warning", "1h"),
+    ("lic-report-ack-deadline-critical", "Usage report acknowledgement overdue or nearly", "report_ack", 3, "critical",
+     "0s"),
+    ("lic-evaluation-expiring", "Evaluation period ending", "evaluation_expiry", 14, "warning", "1h"),
+]
+
+
+def grafana_alerting() -> dict:
+    """Grafana alert rule provisioning (file format, apiVersion 1). Set datasourceUid to the
+    UID of your Prometheus data source."""
+    rules = []
+    for uid, title, deadline, below, severity, wait in GRAFANA_ALERTS:
+        expr = f'min by (device) (cisco_smartlic_deadline_days{{deadline="{deadline}"}})'
+        rules.append({
+            "uid": uid, "title": title, "condition": "C",
+            "data": [
+                {"refId": "A", "relativeTimeRange": {"from": 600, "to": 0}, "datasourceUid": "prometheus",
+                 "model": {"refId": "A", "expr": expr, "instant": True}},
+                {"refId": "C", "datasourceUid": "__expr__",
+                 "model": {"refId": "C", "type": "threshold", "expression": "A",
+                           "conditions": [{"evaluator": {"type": "lt", "params": [below]}}]}},
+            ],
+            "noDataState": "OK", "execErrState": "Error", "for": wait,
+            "labels": {"severity": severity},
+            "annotations": {
+                "summary": f"{{{{ $labels.device }}}}: {deadline.replace('_', ' ')} in "
+                           f"{{{{ humanize $values.A.Value }}}} days",
+                "description": f"{title}: fewer than {below} days left on {{{{ $labels.device }}}}.",
+                "runbook_url": f"README.md#{_anchor(deadline)}",
+            },
+        })
+    return {"apiVersion": 1, "groups": [{"orgId": 1, "name": "lic_exporter deadlines",
+                                         "folder": "Cisco Smart Licensing", "interval": "5m", "rules": rules}]}
+
+
+def _anchor(deadline: str) -> str:
+    return {"registration_expiry": "licregistrationexpiring", "communication_deadline": "liccommunicationdeadline",
+            "report_ack": "licreportackdeadline", "evaluation_expiry": "licevaluationexpiring"}[deadline]
+
+
 def main() -> None:
+    import yaml
+
     for name, board in (("fleet-overview.json", fleet()), ("device-detail.json", detail())):
         (HERE / "grafana" / name).write_text(json.dumps(board, indent=2) + "\n")
+    alerting = HERE / "grafana" / "provisioning" / "alerting" / "lic_exporter.yml"
+    alerting.parent.mkdir(parents=True, exist_ok=True)
+    alerting.write_text("# Generated by dashboards/build_dashboards.py. Set datasourceUid to your Prometheus "
+                        "data source's UID.\n" + yaml.safe_dump(grafana_alerting(), sort_keys=False, width=120))
 
 
 if __name__ == "__main__":
