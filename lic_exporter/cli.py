@@ -61,16 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     parse = commands.add_parser("parse", help="parse saved show outputs and print the result")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
     parse.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
-    parse.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
-                       help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
-    parse.add_argument("--device-map", type=Path, metavar="FILE",
-                       help="names for syslog senders known only by address: lines of ADDRESS NAME")
-    parse.add_argument("--now", type=_instant, metavar="ISO8601",
-                       help="count days left from this time instead of the current time")
-    parse.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
-                       help="worker processes for large inputs (default: one per CPU; 1: none)")
-    parse.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="colour the table (auto: when writing to a terminal)")
+    _common(parse)
+    diagnose = commands.add_parser("diagnose", help="findings with remedies, from the same inputs as parse")
+    diagnose.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
+    diagnose.add_argument("--format", choices=("text", "json"), default="text")
+    _common(diagnose)
     _serve_arguments(commands.add_parser("serve", help="the exporter daemon: watch folders and syslog files, "
                                                        "serve /metrics"))
     return parser
@@ -97,10 +92,25 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
                        help="worker processes for the initial scan (default: one per CPU)")
 
 
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
+                         help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
+    command.add_argument("--device-map", type=Path, metavar="FILE",
+                         help="names for syslog senders known only by address: lines of ADDRESS NAME")
+    command.add_argument("--now", type=_instant, metavar="ISO8601",
+                         help="judge deadlines as of this time instead of the current time")
+    command.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                         help="worker processes for large inputs (default: one per CPU; 1: none)")
+    command.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                         help="colour the output (auto: when writing to a terminal)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "parse":
         return _parse(args)
+    if args.command == "diagnose":
+        return _diagnose(args)
     if args.command == "serve":
         from .serve import serve  # the daemon's imports (watchdog, http) only when serving
 
@@ -109,16 +119,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parse(args: argparse.Namespace) -> int:
+    read = _read(args, as_json=args.format == "json")
+    if isinstance(read, int):
+        return read
+    records, records_json, issues, files_ok, tally = read
+    from . import render  # imported here: `--help` and usage errors stay fast
+
+    now = args.now or datetime.now(UTC)
+    if args.format == "json":
+        sys.stdout.write(render.as_json(records_json, issues) + "\n")
+    elif args.format == "prometheus":
+        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now, tally))
+    else:
+        sys.stdout.write(render.as_table(records, now, _color(args), tally))
+    return EXIT_PARSE_ERRORS if issues else EXIT_OK
+
+
+def _read(args: argparse.Namespace, as_json: bool):
+    """Parse the PATHs as `parse` does: (records, records as JSON, issues, files ok, syslog tally),
+    or an exit code for a usage error."""
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
-        print(f"lic-exporter parse: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        print(f"lic-exporter {args.command}: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         device_map = read_device_map(args.device_map) if args.device_map else None
     except (OSError, ValueError) as exc:
-        print(f"lic-exporter parse: --device-map: {exc}", file=sys.stderr)
+        print(f"lic-exporter {args.command}: --device-map: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from . import render  # imported here: `--help` and usage errors stay fast
     from .parse import Parser
     from .syslog import Tally
 
@@ -127,7 +155,7 @@ def _parse(args: argparse.Namespace) -> int:
     gc.disable()
     parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
     records, records_json, issues, files_ok, tally = [], [], [], 0, Tally()
-    for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=args.format == "json"):
+    for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=as_json):
         records.extend(result.records)
         records_json.extend(result.records_json)
         issues.extend(result.issues)
@@ -136,13 +164,27 @@ def _parse(args: argparse.Namespace) -> int:
             tally.merge(result.syslog)
     for issue in issues:
         print(issue, file=sys.stderr)
-    now = args.now or datetime.now(UTC)
+    return records, records_json, issues, files_ok, tally
+
+
+def _color(args: argparse.Namespace) -> bool:
+    return args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing above info was found, 1 for warnings or critical findings (so it
+    can gate a pipeline), 2 for usage errors."""
+    read = _read(args, as_json=False)
+    if isinstance(read, int):
+        return read
+    records, _, issues, _, tally = read
+    from . import render
+    from .diagnose import diagnose, fleet_facts
+    from .fleet import device_views
+
+    findings = diagnose(fleet_facts(device_views(records), tally), args.now or datetime.now(UTC))
     if args.format == "json":
-        sys.stdout.write(render.as_json(records_json, issues) + "\n")
-    elif args.format == "prometheus":
-        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now, tally))
+        sys.stdout.write(render.findings_json(findings, issues) + "\n")
     else:
-        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
-                                           and not os.environ.get("NO_COLOR"))
-        sys.stdout.write(render.as_table(records, now, color, tally))
-    return EXIT_PARSE_ERRORS if issues else EXIT_OK
+        sys.stdout.write(render.as_diagnosis(findings, _color(args)))
+    return EXIT_PARSE_ERRORS if any(f.severity != "info" for f in findings) else EXIT_OK

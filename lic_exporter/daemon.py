@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from .diagnose import Facts, diagnose, facts_of, with_syslog
 from .fleet import device_views
 from .metrics import DeviceText, ExporterStats, device_text, exposition
 from .models import Record
@@ -65,6 +66,7 @@ class Exporter:
         self.files: dict[str, FileState] = {}
         self.device_files: dict[str, set[str]] = {}
         self.devices: dict[str, DeviceText] = {}
+        self.facts: dict[str, Facts] = {}  # what diagnose looks at, per device
         self.parse_errors = 0
         self.ready = threading.Event()
         self.follower = SyslogFollower(syslog_patterns, parser.syslog_lines, self.mark_syslog) \
@@ -149,10 +151,19 @@ class Exporter:
         """Assemble and swap in a new page from the current per-device text."""
         with self._lock:
             devices = [self.devices[name] for name in sorted(self.devices)]
+            facts = dict(self.facts)
             stats = self._stats()
         tally = self.follower.snapshot() if self.follower is not None else Tally()
-        text = exposition(devices, tally, stats, datetime.now(UTC))
+        now = datetime.now(UTC)
+        text = exposition(devices, tally, stats, now, diagnose(self._all_facts(facts, tally), now))
         self._page = Page(text, gzip.compress(text, compresslevel=6), time.monotonic())
+
+    @staticmethod
+    def _all_facts(facts: dict[str, Facts], tally: Tally) -> list[Facts]:
+        """Per-device facts with what the syslog says added; devices seen only in syslog too."""
+        syslog_only = ({name for name, _ in tally.failures} | {name for name, _, _ in tally.messages}) - set(facts)
+        return [with_syslog(f, tally) for f in facts.values()] + [with_syslog(Facts(name), tally)
+                                                                   for name in sorted(syslog_only)]
 
     def _stats(self) -> ExporterStats:
         errors = sum(1 for state in self.files.values() if not state.ok)
@@ -210,8 +221,10 @@ class Exporter:
             views = [view for view in device_views(records) if view.device == device]
             if views:
                 self.devices[device] = device_text(views[0])
+                self.facts[device] = facts_of(views[0])
             else:
                 self.devices.pop(device, None)
+                self.facts.pop(device, None)
                 self.device_files.pop(device, None)
 
     # --- background loops --------------------------------------------------------------------

@@ -70,6 +70,8 @@ class DeviceView:
 def device_views(records: Iterable[Record]) -> list[DeviceView]:
     views: dict[str, DeviceView] = {}
     for record in records:
+        if record.kind == "syslog":
+            continue
         view = views.setdefault(record.device, DeviceView(record.device))
         when = record.captured_at
         previous = view.sources.get(record.command)

@@ -17,6 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
 from . import __version__
+from .diagnose import Finding
 from .fleet import DeviceView, device_views
 from .models import (
     AttemptResult,
@@ -145,9 +146,19 @@ def devices_text(records: Iterable[Record]) -> list[DeviceText]:
     return [device_text(view) for view in device_views(records)]
 
 
-def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime) -> bytes:
-    """The whole /metrics page: device families (day counts computed for `now`), then the
-    syslog counters and the exporter's own metrics."""
+def problem_text(findings: Iterable[Finding]) -> str:
+    """cisco_smartlic_problem: one series per active diagnose finding."""
+    family = TextFamily("cisco_smartlic_problem", "One series per active diagnose finding (problem names: README)",
+                        ["device", "problem", "severity"])
+    for finding in findings:
+        family.add_metric([finding.device, finding.problem, finding.severity], 1)
+    return family.header() + "".join(family.lines)
+
+
+def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
+               findings: Iterable[Finding] = ()) -> bytes:
+    """The whole /metrics page: device families (day counts computed for `now`), the active
+    diagnose findings, then the syslog counters and the exporter's own metrics."""
     devices = list(devices)
     headers = _Families(TextFamily).all()
     days_at = headers.index(next(f for f in headers if f.name == "cisco_smartlic_deadline_days"))
@@ -158,6 +169,7 @@ def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats
             parts.extend(_days(device, now) for device in devices)
         else:
             parts.extend(device.chunks[position] for device in devices)
+    parts.append(problem_text(findings))
     text = "".join(parts).encode()
     return text + render_text(syslog_families(tally) + exporter_families(stats))
 

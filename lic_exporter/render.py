@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from .diagnose import Finding
 from .fleet import DeviceView, device_views
 from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
 from .parse import ParseIssue
@@ -33,13 +34,15 @@ def as_json(records_json: Sequence[str], issues: Sequence[ParseIssue]) -> str:
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
                   tally: Tally) -> str:
+    from .diagnose import diagnose, fleet_facts
     from .metrics import ExporterStats, devices_text, exposition  # prometheus_client only for this format
 
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),
                           syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
                           syslog_undecodable=tally.undecodable)
-    return exposition(devices_text(records), tally, stats, now).decode()
+    findings = diagnose(fleet_facts(device_views(records), tally), now)
+    return exposition(devices_text(records), tally, stats, now, findings).decode()
 
 
 _COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION",
@@ -112,3 +115,32 @@ def _last_comm(view: DeviceView) -> tuple[str, int]:
             return "no ACK received", 1
         return f"ACK {usage.last_ack_received:%Y-%m-%d}", 0
     return "-", 0
+
+
+_MARK = {"critical": ("!!", _RED), "warning": ("! ", _YELLOW), "info": ("i ", "")}
+
+
+def as_diagnosis(findings: Sequence[Finding], color: bool) -> str:
+    """Findings grouped per device, worst first: what, why, and the fix to type."""
+    if not findings:
+        return "no findings: every device looks healthy\n"
+    lines: list[str] = []
+    device = None
+    for finding in findings:
+        if finding.device != device:
+            device = finding.device
+            lines.append(("" if not lines else "\n") + device)
+        mark, tint = _MARK[finding.severity]
+        head = f"  {mark} {finding.severity:<8} {finding.problem}: {finding.what}"
+        lines.append(f"{tint}{head}{_RESET}" if color and tint else head)
+        lines.append(f"       why: {finding.why}")
+        lines.extend(["       fix:", *(f"         {line}" for line in finding.fix.splitlines())])
+    return "\n".join(lines) + "\n"
+
+
+def findings_json(findings: Sequence[Finding], issues: Sequence[ParseIssue]) -> str:
+    document = {
+        "findings": [{**vars(f), "deadline": f.deadline.isoformat() if f.deadline else None} for f in findings],
+        "errors": [issue.as_json() for issue in issues],
+    }
+    return json.dumps(document, indent=2)
