@@ -42,3 +42,5 @@ def test_series_arrive_in_prometheus(stack) -> None:
     assert info[0]["metric"]["mode"] == "policy" and info[0]["metric"]["transport"] == "smart"
     ack = prometheus.wait_for('cisco_smartlic_deadline_timestamp_seconds{deadline="report_ack"}')
     assert ack and prometheus.wait_for("lic_exporter_files") and prometheus.wait_for("lic_exporter_syslog_lines_total")
+    plain = prometheus.wait_for('cisco_smartlic_problem{problem="callhome_plain_http"} == 1')
+    assert {r["metric"]["device"] for r in plain} == {"n9k-leaf-12"} and plain[0]["metric"]["severity"] == "critical"
