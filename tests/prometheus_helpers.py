@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from daemon_helpers import free_port
+from daemon_helpers import Daemon, free_port
 
 
 def binary(name: str) -> str:
@@ -77,3 +77,19 @@ class Prometheus:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[Daemon, Prometheus, Path]:
+    """The daemon on a copy of the show fixtures and the syslog fixture, and a Prometheus
+    scraping it every second. Returns them and the followed log (to append to)."""
+    from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
+
+    binary("prometheus")
+    watch = folder / "fleet"
+    shutil.copytree(SHOW_FIXTURES, watch, ignore=shutil.ignore_patterns("*.json"))
+    log = folder / "logs" / "switches.log"
+    log.parent.mkdir()
+    shutil.copy(SYSLOG_FIXTURES / "layouts.log", log)
+    daemon = Daemon("--watch", str(watch), "--syslog", str(log.parent / "*.log"))
+    daemon.wait_ready()
+    return daemon, Prometheus(folder, daemon.port, rule_files=rule_files), log

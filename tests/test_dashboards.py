@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT, SHOW_FIXTURES, SYSLOG_FIXTURES
-from daemon_helpers import Daemon
-from prometheus_helpers import Prometheus, binary
+from conftest import PROJECT
+from prometheus_helpers import binary, fixture_stack
 
 DASHBOARDS = PROJECT / "dashboards"
 RULES = DASHBOARDS / "prometheus" / "lic_exporter.rules.yml"
@@ -122,20 +120,11 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    binary("prometheus")
-    folder = tmp_path_factory.mktemp("live")
-    watch = folder / "fleet"
-    shutil.copytree(SHOW_FIXTURES, watch, ignore=shutil.ignore_patterns("*.json"))
-    logs = folder / "logs"
-    logs.mkdir()
-    shutil.copy(SYSLOG_FIXTURES / "layouts.log", logs / "switches.log")
-    daemon = Daemon("--watch", str(watch), "--syslog", str(logs / "*.log"))
-    daemon.wait_ready()
-    prometheus = Prometheus(folder, daemon.port, rule_files=[RULES])
+    daemon, prometheus, log = fixture_stack(tmp_path_factory.mktemp("live"), rule_files=[RULES])
     prometheus.wait_for('up{job="lic_exporter"} == 1')
     time.sleep(3)  # a few scrapes, so that increase() has two samples
-    with open(logs / "switches.log", "ab") as handle:  # and a counter that moves
-        handle.write((SYSLOG_FIXTURES / "layouts.log").read_bytes().splitlines()[0] + b"\n")
+    with open(log, "ab") as handle:  # and a counter that moves
+        handle.write(log.read_bytes().splitlines()[0] + b"\n")
     yield prometheus
     prometheus.stop()
     daemon.stop()

@@ -3,26 +3,15 @@ Prometheus' HTTP query API."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
-from daemon_helpers import Daemon
-from prometheus_helpers import Prometheus, binary
+from prometheus_helpers import fixture_stack
 
 
 @pytest.fixture
 def stack(tmp_path: Path):
-    binary("prometheus")
-    watch = tmp_path / "fleet"
-    shutil.copytree(SHOW_FIXTURES, watch, ignore=shutil.ignore_patterns("*.json"))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    shutil.copy(SYSLOG_FIXTURES / "layouts.log", logs / "switches.log")
-    daemon = Daemon("--watch", str(watch), "--syslog", str(logs / "*.log"))
-    daemon.wait_ready()
-    prometheus = Prometheus(tmp_path, daemon.port)
+    daemon, prometheus, _ = fixture_stack(tmp_path)
     yield daemon, prometheus
     prometheus.stop()
     daemon.stop()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from daemon_helpers import wait_for
 
 from lic_exporter.parse import Parser
 from lic_exporter.tail import SyslogFollower, watch
@@ -19,15 +19,6 @@ NOISE = "2026 Nov 20 10:00:00 leaf1 %ETHPORT-5-IF_UP: Interface Ethernet1/1 is u
 
 def fail(second: int, leaf: int = 1) -> str:
     return FAIL.format(s=second, n=leaf)
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached within the time limit")
 
 
 @pytest.fixture
