@@ -11,13 +11,14 @@ the page, which costs no parsing.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from .diagnose import Facts, diagnose, facts_of, with_syslog
 from .fleet import device_views
 from .metrics import DeviceText, ExporterStats, device_text, exposition
 from .models import Record
-from .parse import FileResult, Parser, walk
+from .parse import FileResult, ParseIssue, Parser, walk
 from .syslog import Tally
 from .tail import CHANGE_EVENTS, CHANGES, SyslogFollower
 from .tail import watch as watch_syslog
@@ -80,15 +81,15 @@ class Exporter:
         self._observer: Observer | None = None
         self._threads: list[threading.Thread] = []
         self._warned_syslog: set[str] = set()
+        self._roots: dict[Path, tuple[object, tuple[int, int]]] = {}  # folder -> (watch, identity)
+        self._dead_roots: set[Path] = set()
 
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         """Scan everything, then follow changes in the background."""
         self._observer = Observer()
-        handler = _Events(self)
-        for folder in self.watch_dirs:
-            self._observer.schedule(handler, str(folder), recursive=True, event_filter=CHANGE_EVENTS)
+        self._watch_roots()
         if self.follower is not None:
             watch_syslog(self.follower, self._observer)
         self._observer.start()  # events during the scan are kept and handled after it
@@ -111,6 +112,12 @@ class Exporter:
 
     # --- what the watcher and signals call -----------------------------------------------
 
+    def rewatch(self) -> None:
+        """SIGHUP: watch every folder afresh and parse everything again."""
+        if self._observer is not None:
+            self._watch_roots()
+        self.rescan()
+
     def mark(self, path: str) -> None:
         with self._lock:
             self._dirty[path] = time.monotonic()
@@ -128,6 +135,43 @@ class Exporter:
     def mark_syslog(self) -> None:
         self._syslog_dirty = True
         self._wake.set()
+
+    def _watch_roots(self) -> None:
+        """(Re)watch each --watch folder; a folder removed and created again, or swapped for
+        another, is a new inode that the old watch no longer sees."""
+        for folder in self.watch_dirs:
+            old = self._roots.pop(folder, None)
+            if old is not None:
+                with contextlib.suppress(KeyError, OSError):  # watchdog may have dropped it already
+                    self._observer.unschedule(old[0])
+            try:
+                stat = folder.stat()
+            except OSError as exc:
+                log.error("--watch %s: %s; watching again when it is back", folder, exc.strerror)
+                continue
+            watch = self._observer.schedule(_Events(self), str(folder), recursive=True, event_filter=CHANGE_EVENTS)
+            self._roots[folder] = (watch, (stat.st_dev, stat.st_ino))
+
+    def root_gone(self, folder: str) -> None:
+        """A watched folder itself was deleted or moved away: its watch is dead even if a new
+        folder takes its name (and, often, its inode number)."""
+        for root in self.watch_dirs:
+            if str(root) == folder.rstrip(os.sep):
+                self._dead_roots.add(root)
+
+    def _roots_changed(self) -> bool:
+        if any(folder.is_dir() for folder in self._dead_roots):
+            self._dead_roots.clear()
+            return True
+        for folder in self.watch_dirs:
+            try:
+                stat = folder.stat()
+                identity = (stat.st_dev, stat.st_ino)
+            except OSError:
+                identity = None
+            if identity != (self._roots[folder][1] if folder in self._roots else None):
+                return True
+        return False
 
     def rescan(self) -> None:
         """Parse every file under the watched folders again (start, SIGHUP); forget files
@@ -186,10 +230,16 @@ class Exporter:
                     self._warned_syslog.add(path)
                     log.warning("%s: a syslog file in a watched folder is not followed; give it to --syslog", path)
                 return
-            if not result.issues and not result.records_json:
-                self._forget(path)  # nothing this tool reads: not a licensing file
-                return
             before = self.files.get(path)
+            if not result.issues and not result.records_json:
+                if before is None or not before.records_json:
+                    self._forget(path)  # nothing this tool reads: not a licensing file
+                    return
+                # A file that held outputs now holds something else: a broken write, not a
+                # reason to drop its devices.
+                result = replace(result, issues=(ParseIssue(path, None, "no output of a known command found "
+                                                             "any more; keeping its last good records"),))
+                log.error("%s", result.issues[0])
             if result.ok:
                 records = result.records_json
                 state = FileState(records, _devices_of(records), True)
@@ -255,9 +305,23 @@ class Exporter:
         return bool(ready)
 
     def _refresh_loop(self) -> None:
+        """Every few seconds: notice a replaced watch folder, poll the syslog files (a
+        fallback for events a pattern's folder could not deliver), refresh the day counts."""
         while not self._stop.wait(timeout=5):
-            if time.monotonic() - self._page.rendered_at >= DAYS_REFRESH_SECONDS:
-                self.render()
+            try:
+                self._refresh_once()
+            except Exception:  # a background loop must not die quietly
+                log.exception("periodic refresh failed; trying again in 5 s")
+
+    def _refresh_once(self) -> None:
+        if self._roots_changed():
+            log.warning("a watched folder was removed or replaced: watching it again")
+            self._watch_roots()
+            self.rescan()
+        if self.follower is not None:
+            self.follower.poll()
+        if time.monotonic() - self._page.rendered_at >= DAYS_REFRESH_SECONDS:
+            self.render()
 
 
 def _devices_of(records_json: tuple[str, ...]) -> frozenset[str]:
@@ -273,6 +337,7 @@ class _Events(FileSystemEventHandler):
             return
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):
+                self.exporter.root_gone(os.fsdecode(event.src_path))
                 self.exporter.mark_tree(os.fsdecode(event.src_path))
             if event.event_type in ("moved", "created"):  # a folder of outputs moved in at once
                 self.exporter.mark_tree(os.fsdecode(event.dest_path or event.src_path))

@@ -197,13 +197,17 @@ def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
     """Files named on the command line (explicit) and files found below folders, in order."""
     for path in paths:
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=_unreadable_folder):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         yield Path(root) / name, False
         else:
             yield path, True
+
+
+def _unreadable_folder(error: OSError) -> None:
+    log.error("%s: cannot read folder: %s; its files are not parsed", error.filename, error.strerror)
 
 
 class _FileParse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,8 +21,9 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=_LEVELS[args.log_level], stream=sys.stderr,
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='ts=%(asctime)s level=%(levelname)s logger=%(name)s msg="%(message)s"')
+    logging.getLogger("lic_exporter").setLevel(_LEVELS[args.log_level])  # not watchdog's own debug flood
     problem = _check(args)
     if problem:
         print(f"lic-exporter serve: {problem}", file=sys.stderr)
@@ -60,15 +62,19 @@ def _run(server: MetricsServer, exporter: Exporter, listen: str, web: WebConfig)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.tls is not None else "http"
     log.info("listening on %s (%s%s)", listen, scheme, ", basic auth" if web.users else "")
-    exporter.start()
+    starting = threading.Thread(target=exporter.start, name="initial-scan", daemon=True)
+    starting.start()
     stop.wait()
     log.info("stopping")
     server.shutdown()
     server.server_close()
+    if starting.is_alive():  # stopped during the initial scan: do not wait for it to finish
+        logging.shutdown()
+        os._exit(EXIT_OK)
     exporter.stop()
     return EXIT_OK
 
 
 def _rescan(exporter: Exporter) -> None:
-    log.info("SIGHUP: scanning every watched file again")
-    exporter.rescan()
+    log.info("SIGHUP: watching the folders again and scanning every watched file")
+    exporter.rewatch()

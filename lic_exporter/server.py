@@ -47,14 +47,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.request.settimeout(HANDSHAKE_SECONDS)
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()  # a failed handshake ends this request's thread only
         super().setup()
 
     def handle(self) -> None:
         try:
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.do_handshake()  # here, so a failed handshake costs this thread only
             super().handle()
-        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             log.debug("connection from %s ended: %s", self.client_address[0], exc)
 
     def do_GET(self) -> None:
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, b"Not ready: initial scan running\n")
             return
         page = self.server.exporter.page()
-        if "gzip" in self.headers.get("Accept-Encoding", ""):
+        if _accepts_gzip(self.headers.get("Accept-Encoding", "")):
             self._send(200, page.gzipped, CONTENT_TYPE, {"Content-Encoding": "gzip"})
         else:
             self._send(200, page.text, CONTENT_TYPE)
@@ -112,6 +112,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.client_address[0], format % args)
+
+
+def _accepts_gzip(header: str) -> bool:
+    """`gzip`, `gzip;q=0.5` yes; `gzip;q=0` no."""
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=")
+            try:
+                return not params or float(quality) > 0
+            except ValueError:
+                return True
+    return False
 
 
 def parse_address(text: str) -> tuple[str, int]:

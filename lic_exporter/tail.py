@@ -224,7 +224,8 @@ def _watch_points(patterns: Iterable[str]) -> set[tuple[str, bool]]:
         folders = Path(pattern).parts[:-1]
         wild = next((i for i, part in enumerate(folders) if glob.has_magic(part)), len(folders))
         folder, recursive = Path(*folders[:wild]), wild < len(folders)
-        while not folder.is_dir() and folder != folder.parent:  # not there yet: watch what is
-            folder, recursive = folder.parent, True
+        if not folder.is_dir():  # not there yet: the daemon's periodic poll picks it up
+            log.warning("--syslog %s: folder %s does not exist (yet); polled every few seconds", pattern, folder)
+            continue
         points.add((str(folder), recursive))
     return points

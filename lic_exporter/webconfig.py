@@ -32,6 +32,8 @@ _CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
+# Python's ssl module cannot ask for a client certificate without verifying it.
+_UNVERIFIED = ("RequestClientCert", "RequireAnyClientCert")
 _VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
              "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
@@ -97,6 +99,10 @@ def _tls(section: dict | None, path: Path) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(base / section["cert_file"], base / section["key_file"])
         auth = section.get("client_auth_type", "NoClientCert")
+        if auth in _UNVERIFIED:
+            raise WebConfigError(f"{path}: client_auth_type {auth} (a certificate accepted without checking it) "
+                                 "is not supported: use VerifyClientCertIfGiven or RequireAndVerifyClientCert "
+                                 "with client_ca_file")
         if auth not in _CLIENT_AUTH:
             raise WebConfigError(f"{path}: client_auth_type {auth!r} is not one of {', '.join(_CLIENT_AUTH)}")
         context.verify_mode = _CLIENT_AUTH[auth]

@@ -165,3 +165,46 @@ def test_unreadable_file_is_reported_not_fatal(daemon, fleet: Path) -> None:
     assert auth_state(samples, "n9k-a") == "authorized"
     _, err = d.stop()
     assert "dangling.txt" in err and "cannot read" in err and "Traceback" not in err
+
+
+def test_watch_folder_removed_and_created_again(daemon, fleet: Path, tmp_path: Path) -> None:
+    d = daemon()
+    backup = tmp_path / "backup"
+    shutil.copytree(fleet, backup)
+    shutil.rmtree(fleet)
+    shutil.copytree(backup, fleet)
+    (fleet / "late.txt").write_text(OOC.replace("N9K-DC1-LEAF07", "N9K-LATE-01"))
+    wait_for(lambda: bool(series(d.samples(), "cisco_smartlic_info", device="n9k-late-01")), timeout=30)
+    assert auth_state(d.samples(), "n9k-a") == "authorized"
+
+
+def test_good_file_overwritten_with_junk_keeps_its_records(daemon, fleet: Path) -> None:
+    d = daemon()
+    (fleet / "b.log").write_text("%%% junk\n")
+    wait_for(lambda: series(d.samples(), "lic_exporter_files", state="error") == [1.0])
+    assert auth_state(d.samples(), "n9k-dc1-leaf07") == "out_of_compliance"
+
+
+def test_gzip_refused_with_q_zero(daemon) -> None:
+    d = daemon()
+    _, body, headers = d.get("/metrics", {"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in headers and body.startswith(b"# HELP")
+
+
+def test_stop_during_the_initial_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for index in range(3000):
+        (folder / f"n9k-{index:04d}").mkdir(parents=True)
+        (folder / f"n9k-{index:04d}" / "show_license_status.txt").write_text(STATUS.split("\n", 1)[1])
+    d = Daemon("--watch", str(folder), "--jobs", "1")
+
+    def listening() -> bool:
+        try:
+            return d.get("/-/healthy")[0] == 200
+        except OSError:
+            return d.process.poll() is not None
+
+    wait_for(listening, timeout=30)
+    started = time.monotonic()
+    code, err = d.stop()
+    assert code == 0 and time.monotonic() - started < 10 and "Traceback" not in err
