@@ -187,4 +187,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         sys.stdout.write(render.findings_json(findings, issues) + "\n")
     else:
         sys.stdout.write(render.as_diagnosis(findings, _color(args)))
-    return EXIT_PARSE_ERRORS if any(f.severity != "info" for f in findings) else EXIT_OK
+        if issues:
+            sys.stdout.write(f"\n{len(issues)} input problem(s), listed on stderr: findings may be missing\n")
+    # Input that could not be parsed must not pass a gate as "healthy".
+    return EXIT_PARSE_ERRORS if issues or any(f.severity != "info" for f in findings) else EXIT_OK

@@ -157,8 +157,9 @@ def callhome_source_interface(f: Facts, now: datetime) -> Finding | None:
 
 _CAUSES = {
     "dns": ("name resolution fails", "ip name-server <dns-server> use-vrf management\nip domain-lookup"),
-    "tls": ("the server certificate cannot be validated (the retired QuoVadis root CA, TLS interception, "
-            "or a wrong URL name)", "upgrade NX-OS, or import the current Cisco trustpool:\n"
+    "tls": ("the server certificate cannot be validated (the retired QuoVadis root CA, a wrong system clock, "
+            "TLS interception, or a wrong URL name)", "check the clock (show clock; ntp server <ntp-server> use-vrf "
+            "management), then upgrade NX-OS or import the current Cisco trustpool:\n"
             "crypto ca trustpool import url <ios_core.p7b>"),
     "response": ("the answer cannot be parsed (plain HTTP is no longer accepted)",
                  f"callhome\n  destination-profile CiscoTAC-1 index 1 http {DDCE_URL}"),
@@ -190,7 +191,9 @@ def communication_failing(f: Facts, now: datetime) -> Finding | None:
 def clock_changed(f: Facts, now: datetime) -> Finding | None:
     if not f.clock_changes:
         return None
-    return _finding(f, "clock_changed", "info", f"the system clock was changed {f.clock_changes} time(s)",
+    # With certificate failures besides, a wrong clock is a likely cause, not a curiosity.
+    severity = "warning" if f.syslog_failures.get("tls") or "tls" in f.failures.values() else "info"
+    return _finding(f, "clock_changed", severity, f"the system clock was changed {f.clock_changes} time(s)",
                     "Certificates and deadlines depend on the clock; a wrong clock breaks TLS to Cisco.",
                     "ntp server <ntp-server> use-vrf management")
 
@@ -198,17 +201,21 @@ def clock_changed(f: Facts, now: datetime) -> Finding | None:
 # --- licensing states and deadlines ------------------------------------------------------
 
 def evaluation_mode(f: Facts, now: datetime) -> Finding | None:
-    if f.authorization is not AuthorizationState.EVALUATION:
-        return None
     when = f.deadlines.get("evaluation_expiry")
-    left = f", {_days(when, now):.0f} days left (ends {when:%Y-%m-%d})" if when else ""
-    return _finding(f, "evaluation_mode", "warning", f"running in evaluation mode{left}",
+    if f.authorization is not AuthorizationState.EVALUATION or (when is not None and when <= now):
+        return None
+    days = _days(when, now) if when else None
+    left = f", {days:.0f} days left (ends {when:%Y-%m-%d})" if when else ""
+    return _finding(f, "evaluation_mode", "critical" if days is not None and days < 7 else "warning",
+                    f"running in evaluation mode{left}",
                     "Evaluation lasts 90 days of use; then licensed features stop being authorized.",
                     "license smart register idtoken <token>", when)
 
 
 def evaluation_expired(f: Facts, now: datetime) -> Finding | None:
-    if f.authorization is not AuthorizationState.EVALUATION_EXPIRED:
+    when = f.deadlines.get("evaluation_expiry")
+    in_eval_past_end = f.authorization is AuthorizationState.EVALUATION and when is not None and when <= now
+    if f.authorization is not AuthorizationState.EVALUATION_EXPIRED and not in_eval_past_end:
         return None
     return _finding(f, "evaluation_expired", "critical", "the evaluation period has expired",
                     "Licensed features run unauthorized.", "license smart register idtoken <token>")
@@ -231,8 +238,17 @@ def authorization_expired(f: Facts, now: datetime) -> Finding | None:
                     "restore call-home (see the other findings), then: license smart renew auth")
 
 
+def registration_failed(f: Facts, now: datetime) -> Finding | None:
+    if "initial_registration" not in f.failures and f.registration is not RegistrationState.REGISTRATION_FAILED:
+        return None
+    return _finding(f, "registration_failed", "critical", "registration with Cisco failed",
+                    "The device stays unregistered (evaluation mode, then unlicensed).",
+                    "fix the communication failure, then register again (a renewal does not apply):\n"
+                    "license smart register idtoken <token>")
+
+
 def registration_renewal_failing(f: Facts, now: datetime) -> Finding | None:
-    if "registration_renewal" not in f.failures and f.registration is not RegistrationState.REGISTRATION_FAILED:
+    if "registration_renewal" not in f.failures:
         return None
     when = f.deadlines.get("registration_expiry")
     days = _days(when, now) if when else None
@@ -286,6 +302,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("evaluation_expired", evaluation_expired),
     ("out_of_compliance", out_of_compliance),
     ("authorization_expired", authorization_expired),
+    ("registration_failed", registration_failed),
     ("registration_failing", registration_renewal_failing),
     ("attempt_overdue", attempt_overdue),
     ("report_ack_overdue", report_ack_overdue),

@@ -121,13 +121,15 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     daemon, prometheus, log = fixture_stack(tmp_path_factory.mktemp("live"), rule_files=[RULES])
-    prometheus.wait_for('up{job="lic_exporter"} == 1')
-    time.sleep(3)  # a few scrapes, so that increase() has two samples
-    with open(log, "ab") as handle:  # and a counter that moves
-        handle.write(log.read_bytes().splitlines()[0] + b"\n")
-    yield prometheus
-    prometheus.stop()
-    daemon.stop()
+    try:  # a failure while setting up must not leave a Prometheus running
+        prometheus.wait_for('up{job="lic_exporter"} == 1')
+        time.sleep(3)  # a few scrapes, so that increase() has two samples
+        with open(log, "ab") as handle:  # and a counter that moves
+            handle.write(log.read_bytes().splitlines()[0] + b"\n")
+        yield prometheus
+    finally:
+        prometheus.stop()
+        daemon.stop()
 
 
 @pytest.mark.parametrize(("where", "expr"), board_queries() + alert_queries(), ids=lambda v: v if "(" not in v else "")

@@ -45,7 +45,7 @@ def findings_for(*paths: Path, now: datetime = NOW) -> dict[str, set[str]]:
     ("authorization_expired.txt", "authorization_expired", "callhome_failing_http_send"),
     ("communication_failed.txt", "n9k-spine-01", "registration_failing"),
     ("communication_failed.txt", "n9k-spine-01", "callhome_failing_response"),
-    ("registration_failed.txt", "n3k-edge-04", "registration_failing"),
+    ("registration_failed.txt", "n3k-edge-04", "registration_failed"),
     ("registration_failed.txt", "n3k-edge-04", "callhome_failing_dns"),
     ("policy_ack_overdue.txt", "n9k-border-02", "report_ack_overdue"),
     ("authorization_expired.txt", "authorization_expired", "attempt_overdue"),
@@ -126,3 +126,23 @@ def test_problem_series_in_the_metrics() -> None:
                          capture_output=True, text=True)
     assert ('cisco_smartlic_problem{device="n9k-leaf-12",problem="callhome_plain_http",severity="critical"} 1.0'
             in out.stdout)
+
+
+def test_evaluation_past_its_end_is_expired_and_near_its_end_critical() -> None:
+    path = SHOW_FIXTURES / "eval_mode.txt"  # evaluation ends 2026-05-13
+    assert findings_for(path, now=datetime(2026, 6, 1, tzinfo=UTC))["n9k-eval-01"] >= {"evaluation_expired"}
+    assert "evaluation_mode" not in findings_for(path, now=datetime(2026, 6, 1, tzinfo=UTC))["n9k-eval-01"]
+    near = diagnose(fleet_facts(device_views(Parser().parse_file(path).records), Tally()),
+                    datetime(2026, 5, 10, tzinfo=UTC))
+    assert [f.severity for f in near if f.problem == "evaluation_mode"] == ["critical"]
+
+
+def test_a_first_registration_failure_is_not_a_renewal_failure() -> None:
+    found = findings_for(SHOW_FIXTURES / "registration_failed.txt")["n3k-edge-04"]
+    assert "registration_failed" in found and "registration_failing" not in found
+
+
+def test_unparsable_input_fails_the_gate(tmp_path: Path) -> None:
+    broken = write(tmp_path, "broken.txt", "Registration:\n  Status: REGISTERED\n")
+    out = run("--now", CAPTURED.isoformat(), str(broken))
+    assert out.returncode == 1 and "broken.txt:2:" in out.stderr and "input problem" in out.stdout

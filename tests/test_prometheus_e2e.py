@@ -12,9 +12,11 @@ from prometheus_helpers import fixture_stack
 @pytest.fixture
 def stack(tmp_path: Path):
     daemon, prometheus, _ = fixture_stack(tmp_path)
-    yield daemon, prometheus
-    prometheus.stop()
-    daemon.stop()
+    try:
+        yield daemon, prometheus
+    finally:
+        prometheus.stop()
+        daemon.stop()
 
 
 def test_series_arrive_in_prometheus(stack) -> None:
