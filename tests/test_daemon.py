@@ -146,8 +146,10 @@ def test_sighup_rescans(daemon, fleet: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stops_cleanly(fleet: Path, sig: int) -> None:
     d = Daemon("--watch", str(fleet))
-    d.wait_ready()
-    code, err = d.stop(sig)
+    try:
+        d.wait_ready()
+    finally:
+        code, err = d.stop(sig)
     assert code == 0 and "Traceback" not in err
 
 
@@ -204,7 +206,9 @@ def test_stop_during_the_initial_scan(tmp_path: Path) -> None:
         except OSError:
             return d.process.poll() is not None
 
-    wait_for(listening, timeout=30)
-    started = time.monotonic()
-    code, err = d.stop()
+    try:
+        wait_for(listening, timeout=30)
+    finally:
+        started = time.monotonic()
+        code, err = d.stop()
     assert code == 0 and time.monotonic() - started < 10 and "Traceback" not in err
