@@ -185,6 +185,9 @@ def _days(device: DeviceText, now: datetime) -> str:
 
 
 def exporter_families(stats: ExporterStats) -> list[Metric]:
+    """lic_exporter_build_info, lic_exporter_files, and the counters exposed as
+    lic_exporter_parse_errors_total, lic_exporter_syslog_lines_total and
+    lic_exporter_syslog_skipped_lines_total."""
     build = GaugeMetricFamily("lic_exporter_build_info", "lic_exporter version", labels=["version"])
     build.add_metric([__version__], 1)
     files = GaugeMetricFamily("lic_exporter_files", "Watched files by parse state", labels=["state"])
@@ -203,7 +206,9 @@ def exporter_families(stats: ExporterStats) -> list[Metric]:
 
 
 def syslog_families(tally: Tally) -> list[Metric]:
-    """The syslog counters per device; only what the lines said (no zero series)."""
+    """The syslog counters per device; only what the lines said (no zero series). Counter
+    families take their names without the suffix: they are exposed as
+    cisco_smartlic_syslog_messages_total and cisco_smartlic_callhome_failures_total."""
     messages = CounterMetricFamily("cisco_smartlic_syslog_messages",
                                    "Licensing and call-home syslog messages by Smart Agent message name",
                                    labels=["device", "mnemonic", "severity"])
