@@ -269,3 +269,13 @@ def test_credentials_in_free_text_never_reach_records(tmp_path: Path, parser: Pa
                                      "  Cslu address: http://cslu-user:CsluPw1@cslu.example.net:8182/cslu/v1/pi"))
     dumped = "".join(r.model_dump_json() for p in (path, policy) for r in parser.parse_file(p).records)
     assert "ProxyPw9" not in dumped and "puser" not in dumped and "CsluPw1" not in dumped
+
+
+@pytest.mark.parametrize("prompt", ["sw9# show license usage\n", ""])
+def test_policy_usage_without_licences_is_recognised(tmp_path: Path, parser: Parser, prompt: str) -> None:
+    path = tmp_path / "sw9.txt"
+    path.write_text(prompt + "\nLicense Authorization:\n  Status: Not Applicable\n")
+    result = parser.parse_file(path)
+    assert result.issues == ()
+    [record] = result.records
+    assert record.command == "show license usage" and record.authorization.state.value == "not_applicable"
