@@ -242,7 +242,7 @@ class Exporter:
                 log.error("%s", result.issues[0])
             if result.ok:
                 records = result.records_json
-                state = FileState(records, _devices_of(records), True)
+                state = FileState(records, result.devices, True)
                 log.info("%s: parsed, %d record(s)", path, len(records))
             else:  # keep the last good records of a file that broke
                 kept = before.records_json if before else ()
@@ -322,10 +322,6 @@ class Exporter:
             self.follower.poll()
         if time.monotonic() - self._page.rendered_at >= DAYS_REFRESH_SECONDS:
             self.render()
-
-
-def _devices_of(records_json: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(_RECORDS.validate_json(text).device for text in records_json)
 
 
 class _Events(FileSystemEventHandler):

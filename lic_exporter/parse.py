@@ -80,12 +80,14 @@ class FileResult:
     recognised: bool = True  # False: nothing in it this tool knows (skipped when walking)
     records_json: tuple[str, ...] = ()  # the records as JSON instead, when asked for (as_json)
     syslog: Tally | None = None  # a syslog file: its messages added up
+    devices: frozenset[str] = frozenset()  # the devices of records_json (as_json keeps them)
 
     def as_json(self) -> FileResult:
         """The same result with its records serialised: cheap to hand between processes
         and ready to print."""
         rendered = tuple(record.model_dump_json() for record in self.records)
-        return FileResult(self.path, (), self.issues, self.recognised, rendered, self.syslog)
+        devices = frozenset(record.device for record in self.records)
+        return FileResult(self.path, (), self.issues, self.recognised, rendered, self.syslog, devices)
 
     @property
     def ok(self) -> bool:
