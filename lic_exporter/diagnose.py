@@ -221,21 +221,21 @@ def evaluation_expired(f: Facts, now: datetime) -> Finding | None:
                     "Licensed features run unauthorized.", "license smart register idtoken <token>")
 
 
-def out_of_compliance(f: Facts, now: datetime) -> Finding | None:
-    if f.authorization is not AuthorizationState.OUT_OF_COMPLIANCE:
-        return None
-    return _finding(f, "out_of_compliance", "warning", "licences are out of compliance",
-                    "The device uses more licences than its virtual account holds.",
-                    "add licences to the virtual account in CSSM (or move them there), then:\n"
-                    "license smart renew auth")
+def _state_rule(state: AuthorizationState, problem: str, severity: str, what: str, why: str, fix: str) -> Rule:
+    """A rule that fires on one authorization state and says the same each time."""
+    def rule(f: Facts, now: datetime) -> Finding | None:
+        return _finding(f, problem, severity, what, why, fix) if f.authorization is state else None
+    return rule
 
 
-def authorization_expired(f: Facts, now: datetime) -> Finding | None:
-    if f.authorization is not AuthorizationState.AUTHORIZATION_EXPIRED:
-        return None
-    return _finding(f, "authorization_expired", "critical", "licence authorization has expired",
-                    "No successful contact with Cisco for 90 days; the device retries hourly.",
-                    "restore call-home (see the other findings), then: license smart renew auth")
+out_of_compliance = _state_rule(
+    AuthorizationState.OUT_OF_COMPLIANCE, "out_of_compliance", "warning", "licences are out of compliance",
+    "The device uses more licences than its virtual account holds.",
+    "add licences to the virtual account in CSSM (or move them there), then:\nlicense smart renew auth")
+authorization_expired = _state_rule(
+    AuthorizationState.AUTHORIZATION_EXPIRED, "authorization_expired", "critical", "licence authorization has expired",
+    "No successful contact with Cisco for 90 days; the device retries hourly.",
+    "restore call-home (see the other findings), then: license smart renew auth")
 
 
 def registration_failed(f: Facts, now: datetime) -> Finding | None:
