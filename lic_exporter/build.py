@@ -6,24 +6,27 @@ is whole, and names the file line of any value it cannot read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from . import models as m
-from .privacy import redact, strip_userinfo
+from .privacy import safe_host, safe_url, scrub
 from .reasons import classify
-from .values import BadValueError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
+from .values import BadValueError, UnknownZoneError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
 
 
 class SectionError(Exception):
-    """An output this tool recognised but cannot turn into a whole record."""
+    """An output this tool recognised but cannot turn into a whole record. `zone`: the time
+    zone no table or --tz knows, when that was the reason (reported once per file)."""
 
-    def __init__(self, line: int, message: str):
+    def __init__(self, line: int, message: str, zone: str | None = None):
         super().__init__(message)
         self.line = line
         self.message = message
+        self.zone = zone
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,20 @@ class Context:
     captured_at_from: Literal["output", "file_mtime"]
     zones: dict[str, int] | None = None
     lines: Sequence[str] = ()  # the section's lines, to find where a value stood
+    closed: bool = False  # a prompt followed the output: it is whole as printed
+    notes: list[tuple[int, str]] = field(default_factory=list)  # reported, but the record stands
+
+    def note(self, line: int, message: str) -> None:
+        self.notes.append((line, message))
+
+    def ends_inside(self, line: int) -> bool:
+        """Whether the output stops inside the block whose header is at file line `line`:
+        no prompt came after the output and no other block or heading follows the block.
+        This, not a line one release prints and another does not, tells a cut-off output."""
+        if self.closed:
+            return False
+        following = self.lines[max(line - self.first_line + 1, 0):]
+        return not any(_starts_block(text) for text in following)
 
     def last_text_line(self) -> int:
         """The file line of the section's last non-blank line."""
@@ -71,18 +88,19 @@ class Fields:
 
     def raw(self, name: str) -> str:
         value = self.values.get(name) or ""
-        return value if isinstance(value, str) else ""
+        return scrub(value) if isinstance(value, str) else ""
 
     def has(self, name: str) -> bool:
         return bool(self.values.get(name))
 
     def line(self, name: str) -> int:
         label = _LABELS.get(name, "").split(" ...")[0] or None
-        return self.ctx.line_of(self.raw(name) or name, label)
+        value = self.values.get(name)
+        return self.ctx.line_of(value if value and isinstance(value, str) else name, label)
 
     def text(self, name: str) -> str | None:
         value = self.values.get(name)
-        return clean(value) if value and isinstance(value, str) else None
+        return clean(scrub(value)) if value and isinstance(value, str) else None
 
     def time(self, name: str) -> datetime | None:
         return self._convert(name, lambda text: parse_timestamp(text, None, self.ctx.zones))
@@ -103,6 +121,8 @@ class Fields:
             return None
         try:
             return convert(text)
+        except UnknownZoneError as exc:
+            raise SectionError(self.line(name), str(exc), exc.zone) from None
         except (BadValueError, OverflowError, ValueError) as exc:
             raise SectionError(self.line(name), f"{_label(name)}: {exc}") from None
 
@@ -124,6 +144,25 @@ _LABELS = {
 
 def _label(name: str) -> str:
     return _LABELS.get(name, name.lower().replace("_", " "))
+
+
+# A line that starts a block: a label with nothing after it (`License Usage:`, a licence
+# `(TAG):`), an underline, a table header or rule. A value label left without its value
+# (`Communication Deadline:` cut after the colon) does not count.
+_BLOCK_START = re.compile(r"^\s*(?:(?P<label>\S[^:]{0,80}):|=+|-{10,}|License\s+Entitlement\s+[Tt]ag.*"
+                          r"|(?:Product Information|Agent Version|License Usage|Handle:\s*\d+))\s*$")
+_VALUE_LABELS = frozenset(label.split(" ...")[0].lower() for label in _LABELS.values()) | {
+    "status", "smart account", "virtual account", "export-controlled functionality", "failure reason",
+    "description", "count", "version", "export status", "enforcement type", "license type", "type", "url",
+    "address", "port", "username", "password", "vrf"}
+
+
+def _starts_block(line: str) -> bool:
+    match = _BLOCK_START.match(line)
+    if match is None:
+        return False
+    label = match["label"]
+    return label is None or label.strip().lower() not in _VALUE_LABELS
 
 
 # --- show license ... --------------------------------------------------------------------
@@ -171,26 +210,42 @@ def _check_whole(status: Fields, ctx: Context) -> None:
 def _registration_whole(status: Fields, ctx: Context) -> None:
     if not status.has("REG_HEADER"):
         return
+    header = ctx.line_of("Registration:")
     if not status.has("REG_STATUS"):
-        raise SectionError(status.line("REG_HEADER"), f"'Registration:' block has no Status line {_CUT}")
-    if not status.has("AUTH_HEADER"):
-        raise _cut(ctx, f"'{ctx.command}' output ends before its 'License Authorization:' block")
+        if ctx.ends_inside(header):
+            raise SectionError(header, f"'Registration:' block has no Status line {_CUT}")
+        ctx.note(header, "'Registration:' block has no Status line: registration state unknown")
+    if not status.has("AUTH_HEADER"):  # the contract: a classic status output without it is an error
+        if ctx.ends_inside(header):
+            raise _cut(ctx, f"'{ctx.command}' output ends before its 'License Authorization:' block")
+        raise SectionError(header, f"'{ctx.command}' output has no 'License Authorization:' block")
     if m.registration_state(status.raw("REG_STATUS")) is m.RegistrationState.UNKNOWN:
         _unknown_state_not_last(status, "REG_STATUS", ctx)
 
 
+# What a whole authorization block states in each state; its absence is a cut only where the
+# output ends inside the block (IOS-XE 16.x `show license summary` prints no deadline at all).
+_AUTHORIZATION_NEEDS = {
+    m.AuthorizationState.AUTHORIZED: "COMM_DEADLINE", m.AuthorizationState.OUT_OF_COMPLIANCE: "COMM_DEADLINE",
+    m.AuthorizationState.AUTHORIZATION_EXPIRED: "COMM_DEADLINE", m.AuthorizationState.EVALUATION: "EVAL_REMAINING"}
+
+
 def _authorization_whole(status: Fields, ctx: Context) -> None:
-    if status.has("AUTH_HEADER") and not status.has("AUTH_STATUS"):
-        raise _cut(ctx, "'License Authorization:' block has no Status line")
+    if not status.has("AUTH_HEADER"):
+        return
+    header = ctx.line_of("License Authorization:")
+    if not status.has("AUTH_STATUS"):
+        if ctx.ends_inside(header):
+            raise _cut(ctx, "'License Authorization:' block has no Status line")
+        ctx.note(header, "'License Authorization:' block has no Status line: authorization state unknown")
+        return
     # Outputs with a Registration block print the whole authorization block; `show license
     # usage` prints only its Status line.
-    if not (status.has("REG_HEADER") and status.has("AUTH_STATUS")):
+    if not status.has("REG_HEADER"):
         return
     state = m.authorization_state(status.raw("AUTH_STATUS"))
-    needs = {m.AuthorizationState.AUTHORIZED: "COMM_DEADLINE", m.AuthorizationState.OUT_OF_COMPLIANCE: "COMM_DEADLINE",
-             m.AuthorizationState.AUTHORIZATION_EXPIRED: "COMM_DEADLINE",
-             m.AuthorizationState.EVALUATION: "EVAL_REMAINING"}.get(state)
-    if needs and not status.has(needs):
+    needs = _AUTHORIZATION_NEEDS.get(state)
+    if needs and not status.has(needs) and ctx.ends_inside(header):
         raise _cut(ctx, f"'License Authorization:' block ends before '{_LABELS[needs]}:'")
     if state is m.AuthorizationState.UNKNOWN:
         _unknown_state_not_last(status, "AUTH_STATUS", ctx)
@@ -199,23 +254,33 @@ def _authorization_whole(status: Fields, ctx: Context) -> None:
 def _unknown_state_not_last(status: Fields, name: str, ctx: Context) -> None:
     """A state word no table knows, on the last line there is, is most likely cut mid-word."""
     line = status.line(name)
-    if line >= ctx.last_text_line():
+    if line >= ctx.last_text_line() and not ctx.closed:
         raise SectionError(line, f"unknown state {status.raw(name)!r} on the last line {_CUT}")
 
 
 def _policy_whole(status: Fields, ctx: Context) -> None:
-    if status.flag("SLP_STATUS") and not status.has("USAGE_HEADER") and ctx.command != "show license summary":
+    if (status.flag("SLP_STATUS") and not status.has("USAGE_HEADER") and ctx.command in _WITH_USAGE_REPORTING
+            and not ctx.closed):
         raise _cut(ctx, f"'{ctx.command}' output ends before its 'Usage Reporting:' block")
     if status.has("USAGE_HEADER"):
+        header = ctx.line_of("Usage Reporting:")
         for name in ("NEXT_ACK_DEADLINE", "LAST_REPORT_PUSH"):
-            if not status.has(name):
+            if not status.has(name) and ctx.ends_inside(header):
                 raise _cut(ctx, f"'Usage Reporting:' block has no '{_LABELS[name]}:' line")
 
 
+_WITH_USAGE_REPORTING = ("show license status", "show license all", "show license tech support")
+_LICENCE_HEADER = re.compile(r"^\s*(?:\S.*)?\([^()]*\):\s*$|^\s*Handle:\s*\d+\s*$|^\s*License Usage:?\s*$")
+
+
 def _trailer_whole(status: Fields, ctx: Context) -> None:
-    """`show license all` ends with Product Information and Agent Version: without them the
-    licence list before may be short."""
-    if ctx.command in FULL_LISTINGS and not (status.has("UDI") or status.has("AGENT_VERSION")):
+    """`show license all` lists its licences, then Product Information and Agent Version: a
+    list that is the last thing in an output with no prompt after it may be short."""
+    if ctx.command not in FULL_LISTINGS or status.has("UDI") or status.has("AGENT_VERSION"):
+        return
+    last = max((ctx.first_line + n for n, line in enumerate(ctx.lines) if _LICENCE_HEADER.match(line)), default=None)
+    cut = not ctx.closed if last is None else ctx.ends_inside(last)
+    if cut:
         raise _cut(ctx, f"'{ctx.command}' output ends before its 'Product Information' block")
 
 
@@ -223,7 +288,9 @@ FULL_LISTINGS = ("show license all", "show license tech support")
 
 
 def _mode(status: Fields) -> m.Mode | None:
-    if status.flag("SLP_STATUS") or status.has("USAGE_HEADER"):
+    # Classic Smart Licensing names its accounts inside `Registration:`; only Smart Licensing
+    # Using Policy prints an `Account Information:` block (also in `show license summary`).
+    if status.flag("SLP_STATUS") or status.has("USAGE_HEADER") or status.has("ACCOUNT_HEADER"):
         return m.Mode.POLICY
     if status.has("REG_HEADER"):
         return m.Mode.SMART
@@ -246,20 +313,23 @@ def _transport(status: Fields) -> m.Transport | None:
         return None
     return m.Transport(
         type=status.text("TRANSPORT_TYPE"),
-        url=strip_userinfo(status.text("TRANSPORT_URL") or "") or None,
-        cslu_address=strip_userinfo(status.text("CSLU_ADDRESS") or "") or None,
-        proxy_address=status.text("PROXY_ADDRESS"),
+        url=_maybe(safe_url, status.text("TRANSPORT_URL")),
+        cslu_address=_maybe(safe_url, status.text("CSLU_ADDRESS")),
+        proxy_address=_maybe(safe_host, status.text("PROXY_ADDRESS")),
         proxy_port=status.count("PROXY_PORT"),
         vrf=status.text("TRANSPORT_VRF"),
     )
+
+
+def _maybe(convert, text: str | None) -> str | None:
+    return convert(text) if text else None
 
 
 def _attempt(status: Fields, result: str, at: str, failure: str) -> m.Attempt | None:
     text = status.text(result)
     if text is None:  # "None": no attempt yet
         return None
-    reason = status.text(failure)
-    reason = redact(reason) if reason else None  # free text: may quote a proxy URL with credentials
+    reason = status.text(failure)  # free text, scrubbed: may quote a proxy URL with credentials
     return m.Attempt(result=m.attempt_result(text), result_text=text, at=status.time(at),
                      failure_reason=reason, failure_class=classify(reason) if reason else None)
 
@@ -339,7 +409,8 @@ def _trust_code(status: Fields) -> m.TrustCode | None:
         try:
             times = [parse_timestamp(text, None, status.ctx.zones) for text in members]
         except BadValueError as exc:
-            raise SectionError(status.ctx.line_of("INSTALLED on"), f"Trust Code Installed: {exc}") from None
+            zone = exc.zone if isinstance(exc, UnknownZoneError) else None
+            raise SectionError(status.ctx.line_of("INSTALLED on"), f"Trust Code Installed: {exc}", zone) from None
         return m.TrustCode(installed=True, installed_at=min(times))
     if not status.has("TRUST_CODE"):
         return None
@@ -348,12 +419,24 @@ def _trust_code(status: Fields) -> m.TrustCode | None:
 
 
 def block_entitlement(row: Fields) -> m.Entitlement:
-    if not row.has("STATUS"):
-        tag = row.raw("TAG").strip()
-        raise SectionError(row.ctx.line_of(f"({tag}):"), f"licence block '({tag}):' has no Status line {_CUT}")
-    state_text = row.text("STATUS") or ""
+    tag = row.raw("TAG").strip()
+    return _entitlement(row, tag, _entitlement_status(row, f"({tag}):", f"licence block '({tag}):'"))
+
+
+def handle_entitlement(row: Fields) -> m.Entitlement:
+    """A `Handle: N` block of `show license tech support`. Its tag is the Description, the
+    name `show license usage` and `summary` print in parentheses for the same licence, so a
+    device's series keep their identity whichever command was captured; the `regid...`
+    Entitlement Tag is kept beside it."""
+    handle = f"Handle: {row.raw('HANDLE')}"
+    state_text = _entitlement_status(row, handle, f"licence block '{handle}'")
+    tag = row.text("DESCRIPTION") or row.text("NAME") or row.text("REGID") or handle
+    return _entitlement(row, tag, state_text, regid=row.text("REGID"))
+
+
+def _entitlement(row: Fields, tag: str, state_text: str, **extra: object) -> m.Entitlement:
     return m.Entitlement(
-        tag=row.raw("TAG").strip(),
+        tag=tag,
         name=row.text("NAME"),
         description=row.text("DESCRIPTION"),
         count=row.count("COUNT"),
@@ -363,7 +446,20 @@ def block_entitlement(row: Fields) -> m.Entitlement:
         enforcement=row.text("ENFORCEMENT"),
         license_type=row.text("LICENSE_TYPE"),
         export_status=row.text("EXPORT_STATUS"),
+        **extra,
     )
+
+
+def _entitlement_status(row: Fields, header: str, what: str) -> str:
+    """A licence block's Status; missing, it is a cut only where the output ends inside the
+    block, else the licence stays with state unknown."""
+    if row.has("STATUS"):
+        return row.text("STATUS") or ""
+    line = row.ctx.line_of(header)
+    if row.ctx.ends_inside(line):
+        raise SectionError(line, f"{what} has no Status line {_CUT}")
+    row.ctx.note(line, f"{what} has no Status line: its state is unknown")
+    return ""
 
 
 def legacy_entitlement(row: Fields) -> m.Entitlement:
@@ -383,6 +479,8 @@ def legacy_entitlement(row: Fields) -> m.Entitlement:
 # --- call-home -----------------------------------------------------------------------------
 
 def callhome_config_record(ctx: Context, row: Fields) -> m.CallhomeRecord:
+    """An output with no `callhome` line (only `!Command`, `!Time`, `version`) is a switch
+    where call-home was never configured: disabled."""
     configured = row.has("CALLHOME")
     return m.CallhomeRecord(
         **ctx.base(),
@@ -406,7 +504,7 @@ def _profiles(row: Fields) -> tuple[m.DestinationProfile, ...]:
         methods[item["profile"]] = item["method"]
     for item in row.values.get("PROFILE_URL") or []:
         methods.setdefault(item["profile"], None)
-        urls.setdefault(item["profile"], []).append((int(item["index"]), strip_userinfo(item["url"])))
+        urls.setdefault(item["profile"], []).append((int(item["index"]), safe_url(scrub(item["url"]))))
     return tuple(
         m.DestinationProfile(name=name, transport_method=method,
                              urls=tuple(url for _, url in sorted(urls.get(name, []))))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .values import BadValueError, parse_timestamp
+from .values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
 MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused
@@ -61,6 +61,7 @@ class Section:
     captured_at: datetime | None = None  # a time printed in this section's header
     overflow: bool = False
     skip: bool = False  # a command nobody reads: lines are counted, not kept
+    closed: bool = False  # a prompt followed: the output is whole as the device printed it
     is_clock: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +86,8 @@ class Capture:
     undecodable_lines: list[int]
     empty: bool
     zones: dict[str, int] | None = None  # extra zone abbreviations (--tz)
-    unread_times: list[tuple[int, str]] = field(default_factory=list)  # printed times not understood
+    # printed times not understood: (line, message, the unknown zone name if that was why)
+    unread_times: list[tuple[int, str, str | None]] = field(default_factory=list)
 
 
 def clean_line(text: str) -> str:
@@ -188,6 +190,7 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
             capture.empty = False
         prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
         if prompt:
+            current.closed = True
             capture.sections.append(current)
             command = prompt["command"].strip() or None
             current = Section(command, prompt["host"], number + 1)
@@ -238,7 +241,8 @@ def _header_time(line: str, section: Section, capture: Capture, number: int) -> 
     try:
         return parse_timestamp(text, "UTC", capture.zones)
     except BadValueError as exc:
-        capture.unread_times.append((number, f"printed capture time not used: {exc}"))
+        zone = exc.zone if isinstance(exc, UnknownZoneError) else None
+        capture.unread_times.append((number, f"printed capture time not used: {exc}", zone))
         return None
 
 

@@ -9,49 +9,12 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-
-EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-def _zone(text: str) -> tuple[str, int]:
-    match = re.fullmatch(r"([A-Za-z]{1,8})=([+-])(\d{1,2}):?(\d{2})", text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected NAME=+HH:MM, got {text!r}")
-    minutes = int(match[3]) * 60 + int(match[4])
-    return match[1].upper(), minutes if match[2] == "+" else -minutes
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def read_device_map(path: Path) -> dict[str, str]:
-    """`ADDRESS NAME` per line (a comma may separate them); `#` starts a comment."""
-    mapping = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        words = line.split("#", 1)[0].replace(",", " ").split()
-        if not words:
-            continue
-        if len(words) != 2:
-            raise ValueError(f"{path}:{number}: expected ADDRESS NAME, got {line.strip()!r}")
-        mapping[words[0].lower()] = words[1]
-    return mapping
+from .options import EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE, instant, positive, read_device_map, zone_option
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,20 +49,20 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error"))
     serve.add_argument("--device-map", type=Path, metavar="FILE",
                        help="names for syslog senders known only by address: lines of ADDRESS NAME")
-    serve.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
+    serve.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
                        help="a time zone abbreviation the switches print, e.g. CET=+01:00")
-    serve.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+    serve.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                        help="worker processes for the initial scan (default: one per CPU)")
 
 
 def _common(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--tz", type=_zone, action="append", default=[], metavar="NAME=+HH:MM",
+    command.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
                          help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
     command.add_argument("--device-map", type=Path, metavar="FILE",
                          help="names for syslog senders known only by address: lines of ADDRESS NAME")
-    command.add_argument("--now", type=_instant, metavar="ISO8601",
+    command.add_argument("--now", type=instant, metavar="ISO8601",
                          help="judge deadlines as of this time instead of the current time")
-    command.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+    command.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                          help="worker processes for large inputs (default: one per CPU; 1: none)")
     command.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                          help="colour the output (auto: when writing to a terminal)")

@@ -214,7 +214,7 @@ class Exporter:
         totals = self.follower.totals if self.follower is not None else Tally()
         return ExporterStats(files_ok=len(self.files) - errors, files_error=errors, parse_errors=self.parse_errors,
                              syslog_lines=totals.lines, syslog_unparsed=totals.unparsed,
-                             syslog_undecodable=totals.undecodable)
+                             syslog_undecodable=totals.undecodable, syslog_nul=totals.nul)
 
     # --- files -> records -> device text ---------------------------------------------------
 

@@ -44,6 +44,7 @@ class ExporterStats:
     syslog_lines: int = 0
     syslog_unparsed: int = 0
     syslog_undecodable: int = 0
+    syslog_nul: int = 0
 
 
 def transport_label(record: LicenseRecord) -> str:
@@ -202,6 +203,7 @@ def exporter_families(stats: ExporterStats) -> list[Metric]:
                                   labels=["reason"])
     skipped.add_metric(["unparsed"], stats.syslog_unparsed)
     skipped.add_metric(["undecodable"], stats.syslog_undecodable)
+    skipped.add_metric(["nul"], stats.syslog_nul)
     return [build, files, errors, lines, skipped]
 
 

@@ -219,6 +219,7 @@ class Entitlement(Frozen):
     tag: str
     name: str | None = None
     description: str | None = None
+    regid: str | None = None  # tech support's `Entitlement Tag: regid...` (the tag is the Description)
     count: int | None = None
     version: str | None = None
     state: EntitlementState

@@ -24,7 +24,7 @@ from textfsm import TextFSMError
 from . import build
 from .capture import WHOLE_FILE_BYTES, Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
-from .privacy import redact
+from .privacy import scrub
 from .syslog import (
     PARALLEL_BYTES,
     Event,
@@ -42,17 +42,20 @@ log = logging.getLogger(__name__)
 SNIFF_BYTES = 64 * 1024  # enough of a file to tell a syslog file from a show output
 
 # What each template's rows become. Every template in the index has a role here.
-STATUS, ENTITLEMENT_BLOCKS, ENTITLEMENT_LEGACY, CALLHOME_CONFIG, CALLHOME_SHOW = (
-    "status", "entitlement_blocks", "entitlement_legacy", "callhome_config", "callhome_show")
+STATUS, ENTITLEMENT_BLOCKS, ENTITLEMENT_HANDLES, ENTITLEMENT_LEGACY, CALLHOME_CONFIG, CALLHOME_SHOW = (
+    "status", "entitlement_blocks", "entitlement_handles", "entitlement_legacy", "callhome_config", "callhome_show")
 TEMPLATE_ROLES = {
     SYSLOG_TEMPLATE: "syslog",
     "cisco_smart_agent_status.textfsm": STATUS,
     "cisco_smart_agent_usage.textfsm": ENTITLEMENT_BLOCKS,
     "cisco_smart_agent_usage_table.textfsm": ENTITLEMENT_BLOCKS,
+    "cisco_smart_agent_usage_handles.textfsm": ENTITLEMENT_HANDLES,
     "cisco_nxos_license_usage_legacy.textfsm": ENTITLEMENT_LEGACY,
     "cisco_nxos_show_running_config_callhome.textfsm": CALLHOME_CONFIG,
     "cisco_nxos_show_callhome.textfsm": CALLHOME_SHOW,
 }
+_ENTITLEMENT_BUILDERS = {ENTITLEMENT_BLOCKS: build.block_entitlement, ENTITLEMENT_HANDLES: build.handle_entitlement,
+                         ENTITLEMENT_LEGACY: build.legacy_entitlement}
 _REJECTED = ("% Invalid command", "% Invalid input", "% Incomplete command", "% Ambiguous command",
              "Syntax error while parsing", "% Permission denied")
 
@@ -70,6 +73,11 @@ class ParseIssue:
 
     def as_json(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ZoneIssue(ParseIssue):
+    zone: str = ""  # the unknown zone, upper-cased: one issue per zone and file
 
 
 @dataclass(frozen=True)
@@ -115,12 +123,19 @@ class Parser:
                 head = handle.read(SNIFF_BYTES)
                 # A large file is told apart before it is read: a big syslog file must not go
                 # through the line-by-line show-output path. A small one is sniffed only when
-                # no show output was found in it (most files are show outputs).
+                # no show output was found in it (most files are show outputs), or when it
+                # holds NUL bytes (a log that survived a crash).
                 large = os.fstat(handle.fileno()).st_size > WHOLE_FILE_BYTES
                 if large and self._is_syslog(path, head):
                     handle.seek(0)
                     return self._syslog(path, handle, syslog_events)
-                capture = read_capture(path, self._reads, handle, head, self.zones)
+                try:
+                    capture = read_capture(path, self._reads, handle, head, self.zones)
+                except CaptureError:
+                    if large or not self._is_syslog(path, head):
+                        raise
+                    handle.seek(0)
+                    return self._syslog(path, handle, syslog_events)
             if capture.empty:
                 return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
             parse = _FileParse(self, capture, explicit, syslog_events)
@@ -133,20 +148,20 @@ class Parser:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
             return FileResult(source, issues=(ParseIssue(source, None, f"cannot read: {exc.strerror}"),))
-        except Exception as exc:  # a bug must cost one file, never the whole run
-            log.exception("internal error while parsing %s", source)
+        except Exception as exc:  # a bug must cost one file, never the whole run (and print no traceback)
+            log.debug("internal error while parsing %s", source, exc_info=True)
             message = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
-            return FileResult(source, issues=(ParseIssue(source, None, redact(message)),))
+            return FileResult(source, issues=(ParseIssue(source, None, scrub(message)),))
 
     def _reads(self, command: str) -> bool:
         return bool(self.index.rows_for_command(command)) or is_show_logging(command)
 
     def _is_syslog(self, path: Path, head: bytes) -> bool:
-        """Not a show output (no NUL, not named after a command, no prompt, no signature) and
-        most first lines carry a syslog header."""
-        if not head or b"\x00" in head or self.index.rows_for_file_name(file_stem(path.name)):
+        """Not a show output (not named after a command, no prompt, no signature) and most
+        first lines carry a syslog header, whatever NUL or undecodable bytes some hold."""
+        if not head or self.index.rows_for_file_name(file_stem(path.name)):
             return False
-        text = head.decode("utf-8", errors="replace")
+        text = head.decode("utf-8", errors="replace").replace("\x00", "")
         if has_prompt(text) or self.index.choose((), text)[0] is not None:
             return False
         return looks_like_syslog(text)
@@ -234,8 +249,11 @@ class _FileParse:
         self.recognised = False
 
     def run(self) -> FileResult:
-        for line, message in self.capture.unread_times:
-            self._issue(line, message, fatal=False)
+        for line, message, zone in self.capture.unread_times:
+            if zone is not None:
+                self._zone_issue(line, zone, fatal=False)
+            else:
+                self._issue(line, message, fatal=False)
         if self.capture.undecodable_lines:
             lines = self.capture.undecodable_lines
             self._issue(lines[0], f"{len(lines)} line(s) not UTF-8; undecodable bytes replaced", fatal=False)
@@ -248,7 +266,18 @@ class _FileParse:
                           syslog=self.syslog)
 
     def _issue(self, line: int | None, message: str, fatal: bool = True) -> None:
-        self.issues.append(ParseIssue(self.source, line, redact(message), fatal))
+        self.issues.append(ParseIssue(self.source, line, scrub(message), fatal))
+
+    def _zone_issue(self, line: int, zone: str, fatal: bool) -> None:
+        """One issue per unknown zone and file, however many times use it; fatal once a
+        section could not be read for it."""
+        for position, issue in enumerate(self.issues):
+            if getattr(issue, "zone", None) == zone.upper():
+                if fatal and not issue.fatal:
+                    self.issues[position] = replace(issue, fatal=True)
+                return
+        message = scrub(f"unknown time zone {zone!r} (add it with --tz {zone}=+HH:MM)")
+        self.issues.append(ZoneIssue(self.source, line, message, fatal, zone.upper()))
 
     def _section(self, section: Section) -> None:
         if section.command and is_show_logging(section.command):
@@ -273,7 +302,10 @@ class _FileParse:
             if record is not None:
                 self.records.append(record)
         except build.SectionError as exc:
-            self._issue(exc.line, exc.message)
+            if exc.zone is not None:
+                self._zone_issue(exc.line, exc.zone, fatal=True)
+            else:
+                self._issue(exc.line, exc.message)
 
     def _logging(self, section: Section) -> None:
         """`show logging logfile` in a session: its lines are syslog, the prompt names the
@@ -284,8 +316,7 @@ class _FileParse:
         fallback = device_name(section.host) if section.host else self.file_device
         tally = tally_stream([data], self.parser.syslog_lines, fallback, self.capture.mtime, events)
         offset = section.first_line - 1
-        if tally.first_undecodable is not None:
-            tally.first_undecodable += offset
+        tally.shift_lines(offset)
         for event in events or ():
             self.records.append(syslog_record(replace(event, line=event.line + offset), self.source,
                                               self.capture.mtime))
@@ -317,25 +348,30 @@ class _FileParse:
             captured_at_from="output" if when else "file_mtime",
             zones=self.zones,
             lines=section.lines,
+            closed=section.closed,
         )
 
     def _build(self, section: Section, row: IndexRow) -> Record | None:
         ctx = self._context(section, row)
+        record = self._record(section, row, ctx)
+        for line, message in ctx.notes:  # a line missing mid-output: the record stands, said once
+            self._issue(line, message, fatal=False)
+        return record
+
+    def _record(self, section: Section, row: IndexRow, ctx: build.Context) -> Record | None:
         text = "\n".join(line for line in section.lines if line)  # blank lines carry nothing
         status: build.Fields | None = None
         entitlements: list[Entitlement] | None = None
         for name in row.templates:
             role = TEMPLATE_ROLES[name]
             rows = [build.Fields(values, ctx) for values in self._run(name, text, ctx)]
-            if role == CALLHOME_CONFIG:
-                return build.callhome_config_record(ctx, rows[0])
-            if role == CALLHOME_SHOW:
-                return build.show_callhome_record(ctx, rows[0])
+            if role in (CALLHOME_CONFIG, CALLHOME_SHOW):  # one row; none at all: nothing configured
+                convert = build.callhome_config_record if role == CALLHOME_CONFIG else build.show_callhome_record
+                return convert(ctx, rows[0] if rows else build.Fields({}, ctx))
             if role == STATUS:
                 status = rows[0] if rows else None
             else:
-                convert = build.block_entitlement if role == ENTITLEMENT_BLOCKS else build.legacy_entitlement
-                entitlements = (entitlements or []) + [convert(fields) for fields in rows]
+                entitlements = (entitlements or []) + [_ENTITLEMENT_BUILDERS[role](fields) for fields in rows]
         try:
             return build.license_record(ctx, status, tuple(entitlements) if entitlements is not None else None)
         except pydantic.ValidationError as exc:  # a value the models refuse: name it, do not crash
@@ -362,6 +398,9 @@ def _syslog_issues(source: str, tally: Tally) -> tuple[ParseIssue, ...]:
     """What the one-shot run reports about a log. Lines that merely mention a keyword
     (an interface called to-CALLHOME) are counted in the metrics, not reported."""
     issues = []
+    if tally.nul:
+        issues.append(ParseIssue(source, tally.first_nul, f"{tally.nul} line(s) with NUL bytes (dropped; the rest "
+                                 "of each line was read)", fatal=False))
     if tally.undecodable:
         issues.append(ParseIssue(source, tally.first_undecodable, f"{tally.undecodable} licensing line(s) with bytes "
                                  "that are not UTF-8 (replaced)", fatal=False))

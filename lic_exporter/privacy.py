@@ -1,41 +1,161 @@
 """Keep secrets and personal data out of anything this tool prints, logs or exports.
 
-Records never hold contact values or credentials in the first place (templates capture only
-keywords); this is the last line of defence for free text such as error messages.
+Records never hold contact values or credentials in the first place: the templates capture
+only keywords for those lines. Free text that must be kept (a syslog message, a `Failure
+reason:`, a value quoted in an error) goes through `scrub`, which does not trust keywords
+alone, since a damaged file can damage the keyword (`i%dtoken`, `phone-cont0ct`):
+
+- terminal controls and escape sequences are removed first (they can split a keyword);
+- a word that holds, or is one typo away from, a secret's keyword (`idtoken`, `password`,
+  `email-contact`, `phone-contact`, `streetaddress`, `username`, `secret`) ends the text:
+  it and everything after it become `<redacted>` (the value follows its keyword);
+- whatever the keywords, words shaped like secrets are replaced: anything holding `@`
+  (e-mail addresses, `user:password@`), a URL whose host part is not a plain host (only
+  scheme, host, port and path of a URL are kept), long mixed-case token-like strings (ID
+  tokens), and
+  digit groups the length of a phone number.
+
+So one damaged keyword never frees its value: the value's shape is caught, and a damaged
+value is still cut off by its keyword.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
-_SECRETS = (
-    # license smart register idtoken <token> [force]; idtoken=..., idtoken: ...
-    (re.compile(r"(idtoken\s*[:=]?\s*)[^\s,;]+", re.IGNORECASE), r"\1<redacted>"),
-    # user:password@host inside URLs
-    (re.compile(r"(://)[^/@\s]+@"), r"\1<redacted>@"),
-    # password <secret>, passwd=..., username <name> (call-home / proxy configuration)
-    (re.compile(r"\b(password|passwd|pwd|username|user)(\s*[:=]\s*|\s+)[^\s,;]+", re.IGNORECASE),
-     r"\1\2<redacted>"),
-    # call-home contact lines echoed in a log: everything after the keyword
-    (re.compile(r"\b(phone-contact|streetaddress|street-address|email-contact|contact person's \w+( \w+)?)"
-                r"(\s*:?\s*)\S.*?(?=$|\s;|;)", re.IGNORECASE), r"\1\3<redacted>"),
-    # e-mail addresses (call-home contacts)
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<redacted-email>"),
-)
+REDACTED = "<redacted>"
+
+# Anything that may hide a secret; a text without any of these is returned unchanged (the
+# common case costs one regex search). Half-words catch a keyword damaged in its other half.
+_TRIGGER = re.compile(
+    r"@|://|idto|oken|pass|word|secr|cret|mail|tact|phon|hone|stre|reet|user|ssw"
+    r"|\d(?:[\s()+./-]{0,3}\d){6}|[A-Za-z0-9+/=%_-]{24}", re.IGNORECASE)
+# Terminal escape sequences (CSI, OSC, two-character) and the other control characters.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-_])?")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_NON_LETTERS = re.compile(r"[^a-z]")
+# Not `contact` alone: Cisco's own messages say "Contact TAC".
+_STEMS = ("token", "passw", "secret", "phone", "mail", "street", "user", "credential")
+_KEYWORDS = ("idtoken", "password", "passwd", "secret", "emailcontact", "phonecontact", "streetaddress", "username")
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]{0,15}://)(?P<authority>[^/?#]*)(?P<path>[^?#]*)")
+_PLAIN_HOST = re.compile(r"^(?:[\w-]{1,63}(?:\.[\w-]{1,63}){0,10}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=%_-]{24,}")
+_NUMBERISH = re.compile(r"[0-9+()./-]*\d[0-9+()./-]*")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+_EDGE_PUNCTUATION = "()[]{}<>,;.'\""
 
 
-_TRIGGERS = ("@", "idtoken", "pass", "pwd", "user", "contact", "street")  # every pattern needs one
+def clean_controls(text: str) -> str:
+    """`text` without terminal escapes and control characters (tabs and line ends become
+    spaces): safe for a label, a JSON string or a terminal."""
+    if text.isprintable():
+        return text
+    text = _ESCAPE.sub("", text).replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROL.sub("", text)
 
 
-def redact(text: str) -> str:
-    lowered = text.lower()
-    if not any(trigger in lowered for trigger in _TRIGGERS):
-        return text  # the common case: nothing to look for, no regex run
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
+def scrub(text: str) -> str:
+    """`text` with every secret-shaped part replaced by <redacted> (module docstring)."""
+    text = clean_controls(text)
+    if not _TRIGGER.search(text):
+        return text
+    kept: list[str] = []
+    for word in text.split(" "):
+        word = _scrub_word(word)
+        if _is_keyword(word):
+            kept.append(REDACTED)
+            break
+        kept.append(word)
+    return " ".join(_numbers_run_redacted(kept))
 
 
-def strip_userinfo(url: str) -> str:
-    """https://user:pw@host/path -> https://host/path"""
-    return re.sub(r"(://)[^/@\s]+@", r"\1", url)
+def _is_keyword(word: str) -> bool:
+    letters = _NON_LETTERS.sub("", word.lower())
+    if len(letters) < 4:
+        return False
+    return any(stem in letters for stem in _STEMS) or any(_one_edit(letters, key) for key in _KEYWORDS)
+
+
+def _one_edit(word: str, key: str) -> bool:
+    """Whether `word` is `key` with at most one character replaced, added or removed."""
+    if abs(len(word) - len(key)) > 1:
+        return False
+    if len(word) == len(key):
+        return sum(a != b for a, b in zip(word, key, strict=True)) <= 1
+    short, long = (word, key) if len(word) < len(key) else (key, word)
+    return any(long[:cut] + long[cut + 1:] == short for cut in range(len(long)))
+
+
+def _scrub_word(word: str) -> str:
+    core = word.strip(_EDGE_PUNCTUATION)
+    if not core:
+        return word
+    if "://" in core:
+        return word.replace(core, safe_url(core))
+    if "@" in core or _is_token_like(core):
+        return REDACTED
+    return word
+
+
+def _is_token_like(text: str) -> bool:
+    """An ID token's shape: long, base64-like, mixed case with digits (licence tags are upper
+    case, UUIDs lower case)."""
+    return (_TOKEN_LIKE.fullmatch(text) is not None and not text.isupper() and not text.islower()
+            and any(ch.isdigit() for ch in text))
+
+
+def _numbers_run_redacted(words: list[str]) -> list[str]:
+    """Runs of number-like words holding 7 digits or more (`+1 408 555 0173`, `4085550173`)
+    become one <redacted>; addresses, dates and times stay."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        digits = sum(ch.isdigit() for item in run for ch in item)
+        if digits >= 7:
+            out.append(REDACTED)
+        else:
+            out.extend(run)
+        run.clear()
+
+    for word in words:
+        core = word.strip(_EDGE_PUNCTUATION)
+        if core and _NUMBERISH.fullmatch(core) and not _is_address_or_date(core):
+            run.append(word)
+            continue
+        flush()
+        out.append(word)
+    flush()
+    return out
+
+
+def _is_address_or_date(text: str) -> bool:
+    if _DATE.fullmatch(text):
+        return True
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """A URL reduced to what may be shown: scheme, host, port and path. User information
+    (`user:password@`) and the query are dropped; an authority that is not a plain host
+    (a damaged `user:password@host`) is redacted whole."""
+    match = _URL.match(url)
+    if match is None:
+        return REDACTED if "@" in url else url
+    host = match["authority"].rpartition("@")[2]
+    if not _PLAIN_HOST.match(host):
+        return f"{match['scheme']}{REDACTED}"
+    return f"{match['scheme']}{host}{match['path']}"
+
+
+def safe_host(text: str) -> str:
+    """A host name or address (a proxy's `Address:`), with any user information dropped."""
+    if "://" in text:
+        return safe_url(text)
+    host = text.rpartition("@")[2]
+    return host if _PLAIN_HOST.match(host) else REDACTED

@@ -40,7 +40,7 @@ def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),
                           syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
-                          syslog_undecodable=tally.undecodable)
+                          syslog_undecodable=tally.undecodable, syslog_nul=tally.nul)
     findings = diagnose(fleet_facts(device_views(records), tally), now)
     return exposition(devices_text(records), tally, stats, now, findings).decode()
 

@@ -9,14 +9,13 @@ import signal
 import sys
 import threading
 
-from .cli import EXIT_OK, EXIT_USAGE, read_device_map
 from .daemon import Exporter
+from .options import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, read_device_map
 from .parse import Parser
 from .server import MetricsServer, parse_address
 from .webconfig import WebConfig, WebConfigError, load
 
 log = logging.getLogger("lic_exporter")
-EXIT_RUNTIME = 1
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 

@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import BinaryIO
 
 from .capture import device_name
-from .privacy import redact
+from .privacy import scrub
 from .reasons import Reason, classify
 from .templates import FastFSM
 from .values import BadValueError, parse_timestamp
@@ -74,12 +74,26 @@ class Tally:
     unparsed: int = 0  # lines that passed the pre-filter but hold no message
     undecodable: int = 0  # lines that passed the pre-filter with bytes that are not UTF-8
     first_undecodable: int | None = None  # line number of the first line with bytes that are not UTF-8
+    nul: int = 0  # lines holding NUL bytes (a crash or a full disk): the NULs are dropped, the rest read
+    first_nul: int | None = None
     unknown_zones: set[str] = field(default_factory=set)  # zones no table or --tz knows: times left out
 
     def undecodable_at(self, line: int) -> None:
         self.undecodable += 1
         if self.first_undecodable is None or line < self.first_undecodable:
             self.first_undecodable = line
+
+    def nul_at(self, lines: list[int]) -> None:
+        self.nul += len(lines)
+        if lines and (self.first_nul is None or lines[0] < self.first_nul):
+            self.first_nul = lines[0]
+
+    def shift_lines(self, offset: int) -> None:
+        """Line numbers counted from a later start (a range of a file, a section of a session)."""
+        if self.first_undecodable is not None:
+            self.first_undecodable += offset
+        if self.first_nul is not None:
+            self.first_nul += offset
 
     def add(self, event: Event) -> None:
         self.messages[(event.device, event.mnemonic, event.severity_name)] += 1
@@ -101,11 +115,16 @@ class Tally:
         self.undecodable += other.undecodable
         if self.first_undecodable is None:
             self.first_undecodable = other.first_undecodable
+        self.nul += other.nul
+        if self.first_nul is None:
+            self.first_nul = other.first_nul
         self.unknown_zones |= other.unknown_zones
 
 
 def looks_like_syslog(head: str, sample: int = 50) -> bool:
-    """Most of the first non-blank lines have a syslog header (or are bare messages)."""
+    """Most of the first non-blank lines have a syslog header (or are bare messages). NUL
+    bytes (a crash, a full disk) and a byte-order mark do not hide a header."""
+    head = head.replace("\x00", "").removeprefix("\ufeff")
     lines = [line for line in head.splitlines() if line.strip()][:sample]
     return bool(lines) and sum(bool(_SYSLOG_LINE.match(line)) for line in lines) * 2 >= len(lines)
 
@@ -132,6 +151,37 @@ def scan(data: bytes, first_line: int) -> tuple[int, list[tuple[int, bytes]]]:
     line_no += data.count(b"\n", counted_to)  # the rest: every line is counted, once
     lines = line_no - first_line + (0 if not data or data.endswith(b"\n") else 1)
     return lines, survivors
+
+
+def nul_lines(data: bytes, first_line: int) -> list[int]:
+    """Line numbers of the lines of `data` holding a NUL byte (a C scan when there is none)."""
+    found: list[int] = []
+    position = data.find(b"\x00")
+    line, counted_to = first_line, 0
+    while position >= 0:
+        line += data.count(b"\n", counted_to, position)
+        counted_to = position
+        found.append(line)
+        end = data.find(b"\n", position)
+        if end < 0:
+            break
+        position = data.find(b"\x00", end)
+    return found
+
+
+def read_block(data: bytes, first_line: int, parser: LineParser, fallback_device: str, reference: datetime,
+               tally: Tally) -> tuple[int, list[Event]]:
+    """Count the complete lines of `data`, the first being line `first_line` of its file,
+    into `tally`; returns how many lines and their licensing events. The one path of every
+    syslog reader: files, the follower, `show logging` in sessions."""
+    lines, survivors = scan(data, first_line)
+    if b"\x00" in data:
+        tally.nul_at(nul_lines(data, first_line))
+    events = list(parser.events(survivors, fallback_device, reference, tally))
+    for event in events:
+        tally.add(event)
+    tally.lines += lines
+    return lines, events
 
 
 class LineParser:
@@ -161,6 +211,8 @@ class LineParser:
     def _decode(number: int, raw: bytes, tally: Tally) -> str:
         if len(raw) > MAX_LINE_BYTES:  # a message is short; a huge line is junk, and must stay cheap
             raw = raw[:MAX_LINE_BYTES]
+        if b"\x00" in raw:  # counted by read_block; the rest of the line is still read
+            raw = raw.replace(b"\x00", b"")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -186,7 +238,7 @@ class LineParser:
             facility=str(row["FACILITY"]),
             severity=int(str(row["SEVERITY"])),
             mnemonic=mnemonic,
-            message=redact(message),
+            message=scrub(message),
             time=time,
             reason=classify(message) if mnemonic in FAILURE_MNEMONICS else None,
             year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
@@ -206,7 +258,7 @@ class LineParser:
             return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones)
         except BadValueError as exc:
             if "time zone" in str(exc):
-                tally.unknown_zones.add(str(row["ZONE"]).upper())
+                tally.unknown_zones.add(str(row["ZONE"]))
             return None  # the message still counts, without a time
         except ValueError:
             return None
@@ -250,12 +302,9 @@ def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: s
     """Scan, parse and add up a whole stream; events are also kept when `keep` is a list."""
     tally = Tally()
     for chunk in chunks:
-        lines, survivors = scan(chunk, tally.lines + 1)
-        for event in parser.events(survivors, fallback_device, reference, tally):
-            tally.add(event)
-            if keep is not None:
-                keep.append(event)
-        tally.lines += lines
+        _, events = read_block(chunk, tally.lines + 1, parser, fallback_device, reference, tally)
+        if keep is not None:
+            keep.extend(events)
     return tally
 
 
@@ -275,8 +324,7 @@ def tally_parallel(path: str, size: int, parser: LineParser, fallback_device: st
     total = Tally()
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         for tally in pool.map(_tally_range, work):
-            if tally.first_undecodable is not None:
-                tally.first_undecodable += total.lines  # range-relative -> file line number
+            tally.shift_lines(total.lines)  # range-relative -> file line numbers
             total.merge(tally)
     return total
 

@@ -36,7 +36,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from .capture import device_name, file_stem
-from .syslog import CHUNK_BYTES, LineParser, Tally, scan
+from .syslog import CHUNK_BYTES, LineParser, Tally, read_block
 
 log = logging.getLogger(__name__)
 # Events that mean a change; reading a file (ours included) raises "opened" and
@@ -190,11 +190,8 @@ class SyslogFollower:
     def _count(self, followed: _Followed, data: bytes) -> None:
         if not data:
             return
-        lines, survivors = scan(data, followed.lines + 1)
         fallback = device_name(file_stem(Path(followed.path).name))
-        for event in self.parser.events(survivors, fallback, datetime.now(UTC), self.totals):
-            self.totals.add(event)
-        self.totals.lines += lines
+        lines, _ = read_block(data, followed.lines + 1, self.parser, fallback, datetime.now(UTC), self.totals)
         followed.lines += lines
 
 

@@ -32,7 +32,10 @@ ZONE_OFFSETS_MINUTES: dict[str, int] = {
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
-_ZONE = r"(?P<zone>[A-Za-z]{1,5}|[+-]\d{2}:?\d{2})"
+# `clock timezone` takes a name of the operator's choosing (`pacific`, `Europe`), so any
+# alphabetic word is read as a zone name; the bound keeps the match linear.
+MAX_ZONE_NAME = 32
+_ZONE = rf"(?P<zone>[A-Za-z]{{1,{MAX_ZONE_NAME}}}|[+-]\d{{2}}:?\d{{2}})"
 _HMS = r"(?P<h>\d{1,2}):(?P<mi>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d{1,6}))?"
 _TIMESTAMP_FORMS = [
     # Jun 22 16:15:41 2022 UTC   (Smart Agent, classic and policy)
@@ -46,6 +49,21 @@ _TIMESTAMP_FORMS = [
 
 class BadValueError(ValueError):
     """A value Cisco printed that this tool cannot read; the message says which and why."""
+
+
+class UnknownZoneError(BadValueError):
+    """A time zone name neither the table nor --tz knows; reported once per file and zone."""
+
+    def __init__(self, zone: str):
+        super().__init__(f"unknown time zone {zone!r} (add it with --tz {zone}=+HH:MM)")
+        self.zone = zone
+
+
+# Bounds of every number read from an output: past them a value is junk, and turning it into
+# a float (a metric sample) or a date would overflow.
+MAX_TEXT = 200  # a value longer than this is no licensing value: refused before any regex sees it
+MAX_COUNT = 10**9
+MAX_OFFSET_MINUTES = 14 * 60  # UTC-12:00 .. UTC+14:00 are the zones in use
 
 
 def is_absent(text: str | None) -> bool:
@@ -63,18 +81,27 @@ def clean(text: str | None) -> str | None:
 _FIXED = {name: timezone(timedelta(minutes=minutes)) for name, minutes in ZONE_OFFSETS_MINUTES.items()}
 
 
+def offset_minutes(sign: str, hours: str, minutes: str) -> int:
+    """`+`, `05`, `30` -> 330; a BadValueError past ±14:00 or for minutes over 59."""
+    if not (hours.isdigit() and minutes.isdigit()) or int(minutes) > 59:
+        raise BadValueError(f"not a UTC offset: {sign}{hours}:{minutes}")
+    total = int(hours) * 60 + int(minutes)
+    if total > MAX_OFFSET_MINUTES:
+        raise BadValueError(f"UTC offset {sign}{hours}:{minutes} is beyond ±14:00")
+    return -total if sign == "-" else total
+
+
 def zone_offset(name: str, extra: dict[str, int] | None = None) -> timezone:
-    """The fixed offset of a zone abbreviation or a numeric offset such as +05:30."""
-    if name[0] in "+-":
+    """The fixed offset of a zone name or a numeric offset such as +05:30."""
+    if name[:1] in ("+", "-"):
         digits = name[1:].replace(":", "")
-        minutes = int(digits[:2]) * 60 + int(digits[2:])
-        return timezone(timedelta(minutes=minutes if name[0] == "+" else -minutes))
+        return timezone(timedelta(minutes=offset_minutes(name[0], digits[:2], digits[2:])))
     key = name.upper()
     if not extra and key in _FIXED:
         return _FIXED[key]
     offset = (extra or {}).get(key, ZONE_OFFSETS_MINUTES.get(key))
     if offset is None:
-        raise BadValueError(f"unknown time zone {name!r} (add it with --tz {key}=+HH:MM)")
+        raise UnknownZoneError(name)
     return timezone(timedelta(minutes=offset))
 
 
@@ -97,6 +124,8 @@ def parse_timestamp(
 
 
 def _parse_timestamp(text: str, default_zone: str | None, extra: dict[str, int] | None) -> datetime:
+    if len(text) > MAX_TEXT:
+        raise BadValueError(f"not a timestamp: {len(text)} characters long")
     parts = text.split()
     if len(parts) == 5 and len(parts[2]) == 8 and not extra:  # Jun 22 16:15:41 2022 UTC: most of them
         quick = _quick(parts)
@@ -141,8 +170,11 @@ def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dic
         raise BadValueError(f"impossible date {text!r}: {exc}") from None
 
 
+# Digits bounded and not preceded by a digit: a run of digits is tried once, not from each of
+# its positions (linear time on a line of 20,000 digits).
 _DURATION_PART = re.compile(
-    r"(\d+)\s*(d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\b", re.IGNORECASE)
+    r"(?<!\d)(\d{1,12})\s*(d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\b", re.IGNORECASE)
+_MAX_DURATION_SECONDS = 100 * 365 * 86400  # a century: beyond it a date would overflow
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -152,30 +184,31 @@ def parse_duration(text: str) -> timedelta:
     `0 (no reporting)` and a bare number are read as days, as the Smart Agent prints intervals.
     """
     stripped = text.strip()
-    bare = re.match(r"(\d+)(?:\s*\(.*\))?$", stripped)
+    if len(stripped) > MAX_TEXT:
+        raise BadValueError(f"not a duration: {len(stripped)} characters long")
+    bare = re.match(r"(\d{1,12})(?:\s*\(.*\))?$", stripped)
     if bare:
-        try:
-            return timedelta(days=int(bare.group(1)))
-        except OverflowError:
-            raise BadValueError(f"duration out of range: {stripped!r}") from None
-    parts = _DURATION_PART.findall(stripped)
-    if not parts:
-        raise BadValueError(f"not a duration: {stripped!r}")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit[0].lower()] for n, unit in parts)
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise BadValueError(f"duration out of range: {stripped!r}") from None
+        seconds = int(bare.group(1)) * 86400
+    else:
+        parts = _DURATION_PART.findall(stripped)
+        if not parts:
+            raise BadValueError(f"not a duration: {stripped!r}")
+        seconds = sum(int(n) * _UNIT_SECONDS[unit[0].lower()] for n, unit in parts)
+    if seconds > _MAX_DURATION_SECONDS:
+        raise BadValueError(f"duration out of range: {stripped!r}")
+    return timedelta(seconds=seconds)
 
 
 def parse_count(text: str) -> int | None:
     """A licence count; `-` and friends mean none is stated."""
     if is_absent(text):
         return None
-    try:
-        return int(text.strip().replace(",", ""))
-    except ValueError:
-        raise BadValueError(f"not a count: {text.strip()!r}") from None
+    digits = text.strip().replace(",", "")
+    if not digits.isdigit() or not digits.isascii():
+        raise BadValueError(f"not a count: {text.strip()[:40]!r}")
+    if len(digits) > 10 or int(digits) > MAX_COUNT:
+        raise BadValueError(f"count out of range: {digits[:20]}{'...' if len(digits) > 20 else ''}")
+    return int(digits)
 
 
 def parse_bool(text: str) -> bool | None:

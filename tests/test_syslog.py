@@ -218,9 +218,9 @@ def test_show_logging_in_a_session(tmp_path: Path, parser: Parser) -> None:
 
 
 def test_redaction_of_more_forms() -> None:
-    from lic_exporter.privacy import redact
+    from lic_exporter.privacy import scrub
 
     for text, secret in [("register idtoken=AbC123 force", "AbC123"), ("idtoken: Zm9v", "Zm9v"),
                          ("passwd=abc", "abc"), ("streetaddress 1 Main St phone-contact +14155550100", "Main St"),
                          ("phone-contact +14155550100", "4155550100")]:
-        assert secret not in redact(text), text
+        assert secret not in scrub(text), text

@@ -1,0 +1,58 @@
+"""What the commands share: exit codes and the readers of option values (--tz, --device-map,
+--now, counts). Both the command line (cli) and the daemon's start-up (serve) import it, so
+neither needs the other."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .values import MAX_ZONE_NAME, BadValueError, offset_minutes
+
+# The contract's exit codes: 0 everything parsed; 1 some input could not be parsed (each
+# problem on stderr as PATH:LINE: message); 2 usage error. serve: 1 for a runtime failure.
+EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_RUNTIME = 1
+
+_ZONE_OPTION = re.compile(rf"([A-Za-z]{{1,{MAX_ZONE_NAME}}})=([+-])(\d{{1,2}}):?(\d{{2}})")
+
+
+def zone_option(text: str) -> tuple[str, int]:
+    """`--tz NAME=+HH:MM` -> (NAME upper-cased, minutes east of UTC); ±14:00 at most."""
+    match = _ZONE_OPTION.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected NAME=+HH:MM, got {text!r}")
+    try:
+        minutes = offset_minutes(match[2], match[3], match[4])
+    except BadValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return match[1].upper(), minutes
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def read_device_map(path: Path) -> dict[str, str]:
+    """`ADDRESS NAME` per line (a comma may separate them); `#` starts a comment."""
+    mapping = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = line.split("#", 1)[0].replace(",", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ValueError(f"{path}:{number}: expected ADDRESS NAME, got {line.strip()!r}")
+        mapping[words[0].lower()] = words[1]
+    return mapping
