@@ -116,7 +116,8 @@ class Fields:
         return None if text is None else parse_bool(text)
 
     def _convert(self, name, convert):
-        text = self.text(name)
+        value = self.values.get(name)  # read, not kept: no scrubbing (an error message is scrubbed)
+        text = clean(value) if value and isinstance(value, str) else None
         if text is None:
             return None
         try:

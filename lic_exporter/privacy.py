@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 REDACTED = "<redacted>"
 
 # Anything that may hide a secret; a text without any of these is returned unchanged (the
 # common case costs one regex search). Half-words catch a keyword damaged in its other half.
-_TRIGGER = re.compile(
-    r"@|://|idto|oken|pass|word|secr|cret|mail|tact|phon|hone|stre|reet|user|ssw"
-    r"|\d(?:[\s()+./-]{0,3}\d){6}|[A-Za-z0-9+/=%_-]{24}", re.IGNORECASE)
+_HALF_WORDS = ("idto", "oken", "pass", "word", "secr", "cret", "mail", "tact", "phon", "hone", "stre", "reet",
+               "user", "ssw")
+_SEVEN_DIGITS = re.compile(r"\d(?:[\s()+./-]{0,3}\d){6}")
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/=%_-]{24}")
 # Terminal escape sequences (CSI, OSC, two-character) and the other control characters.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-_])?")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -55,10 +57,11 @@ def clean_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+@lru_cache(maxsize=8192)  # a fleet repeats its states, accounts and reasons
 def scrub(text: str) -> str:
     """`text` with every secret-shaped part replaced by <redacted> (module docstring)."""
     text = clean_controls(text)
-    if not _TRIGGER.search(text):
+    if not _may_hold_secret(text):
         return text
     kept: list[str] = []
     for word in text.split(" "):
@@ -68,6 +71,16 @@ def scrub(text: str) -> str:
             break
         kept.append(word)
     return " ".join(_numbers_run_redacted(kept))
+
+
+def _may_hold_secret(text: str) -> bool:
+    if "@" in text or "://" in text:
+        return True
+    lowered = text.lower()
+    if any(half in lowered for half in _HALF_WORDS):
+        return True
+    return (len(text) >= 7 and _SEVEN_DIGITS.search(text) is not None) or (
+        len(text) >= 24 and _LONG_RUN.search(text) is not None)
 
 
 def _is_keyword(word: str) -> bool:
@@ -148,7 +161,7 @@ def safe_url(url: str) -> str:
     if match is None:
         return REDACTED if "@" in url else url
     host = match["authority"].rpartition("@")[2]
-    if not _PLAIN_HOST.match(host):
+    if not _PLAIN_HOST.match(host) or "@" in match["path"]:  # `user/x:pw@host`: a damaged authority
         return f"{match['scheme']}{REDACTED}"
     return f"{match['scheme']}{host}{match['path']}"
 
