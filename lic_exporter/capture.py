@@ -21,10 +21,14 @@ from .values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
 MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused
+# No licensing line is longer than a few hundred characters: a line is cut here before any
+# regular expression sees it, so every match stays linear in the file (reported, PATH:LINE).
+MAX_LINE_CHARS = 1024
 NUL_CHECK_BYTES = 8192
 
-_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]*?)(?:\([\w\-/.:]*\))?[#>]\s?(?P<command>.*)$")
-_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
+_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]{0,80}?)(?:\([\w\-/.:]{0,40}\))?[#>]\s?(?P<command>.*)$")
+# Escape sequences, bounded (an unterminated `ESC ]` must not scan the rest of the line).
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _MORE = re.compile(r"^\s*-+\s?More\s?-+ ?")  # a pager prompt saved without its erasure
 _EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
 _CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
@@ -88,6 +92,15 @@ class Capture:
     zones: dict[str, int] | None = None  # extra zone abbreviations (--tz)
     # printed times not understood: (line, message, the unknown zone name if that was why)
     unread_times: list[tuple[int, str, str | None]] = field(default_factory=list)
+    long_lines: list[int] = field(default_factory=list)  # lines cut at MAX_LINE_CHARS
+
+    def bounded(self, line: str, number: int) -> str:
+        """The line cut at MAX_LINE_CHARS (noted); the raw line may carry escapes and pager
+        erasures, so it is cut at four times that before cleaning."""
+        if len(line) > MAX_LINE_CHARS:
+            self.long_lines.append(number)
+            return line[:MAX_LINE_CHARS]
+        return line
 
 
 def clean_line(text: str) -> str:
@@ -137,7 +150,7 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
         _refuse_binary(data)
         text = _decode_whole(data, capture.undecodable_lines)
         if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
-            lines = [line.rstrip() for line in _split_lines(text)]
+            lines = [capture.bounded(line, n).rstrip() for n, line in enumerate(_split_lines(text), 1)]
             capture.sections.append(Section(None, None, 1, lines))
             capture.empty = not any(lines)
             return capture
@@ -157,11 +170,16 @@ def _is_plain(text: str) -> bool:
 
 
 def has_prompt(text: str) -> bool:
-    """Whether a line of `text` is a prompt (`host# command`); looks only at '#' and '>'."""
-    for found in _PROMPT_CHAR.finditer(text):
+    """Whether a line of `text` is a prompt (`host# command`); looks only at lines holding '#'
+    or '>', each line once (linear however many there are on a line)."""
+    position = 0
+    while (found := _PROMPT_CHAR.search(text, position)) is not None:
         line_start = text.rfind("\n", 0, found.start()) + 1
-        if _PROMPT.match(text[line_start:found.end()]):
+        line_end = text.find("\n", found.start())
+        line_end = len(text) if line_end < 0 else line_end
+        if _PROMPT.match(text[line_start:min(line_end, line_start + MAX_LINE_CHARS)]):
             return True
+        position = line_end + 1
     return False
 
 
@@ -185,7 +203,7 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
     """Clean each line and cut the stream at prompt lines."""
     current = Section(command=None, host=None, first_line=1)
     for number, raw in numbered:
-        line = clean_line(raw)
+        line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS]), number)
         if capture.empty and line:
             capture.empty = False
         prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None

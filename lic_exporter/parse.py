@@ -22,7 +22,17 @@ import pydantic
 from textfsm import TextFSMError
 
 from . import build
-from .capture import WHOLE_FILE_BYTES, Capture, CaptureError, Section, device_name, file_stem, has_prompt, read_capture
+from .capture import (
+    MAX_LINE_CHARS,
+    WHOLE_FILE_BYTES,
+    Capture,
+    CaptureError,
+    Section,
+    device_name,
+    file_stem,
+    has_prompt,
+    read_capture,
+)
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
 from .privacy import scrub
 from .syslog import (
@@ -254,6 +264,10 @@ class _FileParse:
                 self._zone_issue(line, zone, fatal=False)
             else:
                 self._issue(line, message, fatal=False)
+        if self.capture.long_lines:
+            lines = self.capture.long_lines
+            self._issue(lines[0], f"{len(lines)} line(s) longer than {MAX_LINE_CHARS} characters cut there "
+                        "(no licensing line is that long)", fatal=False)
         if self.capture.undecodable_lines:
             lines = self.capture.undecodable_lines
             self._issue(lines[0], f"{len(lines)} line(s) not UTF-8; undecodable bytes replaced", fatal=False)
