@@ -31,6 +31,7 @@ from .fleet import device_views
 from .metrics import DeviceText, ExporterStats, device_text, exposition
 from .models import Record
 from .parse import FileResult, ParseIssue, Parser, walk
+from .privacy import scrub
 from .syslog import Tally
 from .tail import CHANGE_EVENTS, CHANGES, SyslogFollower
 from .tail import watch as watch_syslog
@@ -93,7 +94,10 @@ class Exporter:
         if self.follower is not None:
             watch_syslog(self.follower, self._observer)
         self._observer.start()  # events during the scan are kept and handled after it
-        self.rescan()
+        try:
+            self.rescan()
+        except Exception:  # never 503 forever: serve what was read, go on following changes
+            log.exception("the initial scan failed part-way; serving what it read")
         self.ready.set()
         log.info("initial scan done: %d files, %d devices", len(self.files), len(self.devices))
         for target in (self._settle_loop, self._refresh_loop):
@@ -181,7 +185,7 @@ class Exporter:
             for path in set(self.files) - found:
                 self._forget(path)
         for result in self.parser.parse_paths(self.watch_dirs, jobs=self.parser.jobs, as_json=True):
-            self._apply(result)
+            self._guarded(result.path, lambda result=result: self._apply(result))
         if self.follower is not None:
             self.follower.poll()
         self.render()
@@ -192,7 +196,14 @@ class Exporter:
         return self._page
 
     def render(self) -> None:
-        """Assemble and swap in a new page from the current per-device text."""
+        """Assemble and swap in a new page from the current per-device text. Should that
+        fail, the last page stays and the failure is logged: a scrape always gets a page."""
+        try:
+            self._render()
+        except Exception:
+            log.exception("rendering /metrics failed; the previous page is served")
+
+    def _render(self) -> None:
         with self._lock:
             devices = [self.devices[name] for name in sorted(self.devices)]
             facts = dict(self.facts)
@@ -283,12 +294,18 @@ class Exporter:
         while not self._stop.is_set():
             self._wake.wait(timeout=self.settle_seconds / 4)
             self._wake.clear()
-            changed = self._parse_settled()
-            if self._syslog_dirty:
-                self._syslog_dirty = False
-                changed = True
-            if changed:
-                self.render()
+            try:
+                self._settle_once()
+            except Exception:  # the thread that applies changes must not die
+                log.exception("applying changes failed; going on")
+
+    def _settle_once(self) -> None:
+        changed = self._parse_settled()
+        if self._syslog_dirty:
+            self._syslog_dirty = False
+            changed = True
+        if changed:
+            self.render()
 
     def _parse_settled(self) -> bool:
         now = time.monotonic()
@@ -297,12 +314,31 @@ class Exporter:
             for path in ready:
                 del self._dirty[path]
         for path in ready:
-            if os.path.isfile(path):
-                self._apply(self.parser.parse_file(Path(path), explicit=False, syslog_events=False).as_json())
-            else:
-                with self._lock:
-                    self._forget(path)
+            self._guarded(path, lambda path=path: self._handle(path))
         return bool(ready)
+
+    def _handle(self, path: str) -> None:
+        if os.path.isfile(path):
+            self._apply(self.parser.parse_file(Path(path), explicit=False, syslog_events=False).as_json())
+        else:
+            with self._lock:
+                self._forget(path)
+
+    def _guarded(self, path: str, work) -> None:
+        """Whatever goes wrong with one file costs that file only: it is logged with its path,
+        counted as a parse error, the file counts as failed (its last good records stay),
+        and the thread that applies changes lives on."""
+        try:
+            work()
+        except Exception as exc:
+            log.error("%s: internal error while applying it (%s: %s); its last good records are kept",
+                      path, type(exc).__name__, scrub(str(exc)))
+            log.debug("traceback for %s", path, exc_info=True)
+            with self._lock:
+                self.parse_errors += 1
+                before = self.files.get(path)
+                self.files[path] = FileState(before.records_json if before else (),
+                                             before.devices if before else frozenset(), False, "internal error")
 
     def _refresh_loop(self) -> None:
         """Every few seconds: notice a replaced watch folder, poll the syslog files (a
