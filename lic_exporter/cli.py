@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .options import EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE, instant, positive, read_device_map, zone_option
+from .values import MAX_SYSLOG_DEVICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +54,11 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
                        help="a time zone abbreviation the switches print, e.g. CET=+01:00")
     serve.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                        help="worker processes for the initial scan (default: one per CPU)")
+    serve.add_argument("--syslog.max-devices", dest="syslog_max_devices", type=positive, default=MAX_SYSLOG_DEVICES,
+                       metavar="N", help=f"count syslog lines of at most N devices (default {MAX_SYSLOG_DEVICES}); "
+                                         "lines of further hosts are skipped and counted")
+    serve.add_argument("--syslog.known-devices-only", dest="syslog_known_only", action="store_true",
+                       help="count syslog lines only of devices the --device-map names or the show outputs know")
 
 
 def _common(command: argparse.ArgumentParser) -> None:

@@ -210,22 +210,16 @@ class Exporter:
             stats = self._stats()
         tally = self.follower.snapshot() if self.follower is not None else Tally()
         now = datetime.now(UTC)
-        text = exposition(devices, tally, stats, now, diagnose(self._all_facts(facts, tally), now))
+        text = exposition(devices, tally, stats, now, diagnose(with_syslog(facts.values(), tally), now))
         self._page = Page(text, gzip.compress(text, compresslevel=6), time.monotonic())
-
-    @staticmethod
-    def _all_facts(facts: dict[str, Facts], tally: Tally) -> list[Facts]:
-        """Per-device facts with what the syslog says added; devices seen only in syslog too."""
-        syslog_only = ({name for name, _ in tally.failures} | {name for name, _, _ in tally.messages}) - set(facts)
-        return [with_syslog(f, tally) for f in facts.values()] + [with_syslog(Facts(name), tally)
-                                                                   for name in sorted(syslog_only)]
 
     def _stats(self) -> ExporterStats:
         errors = sum(1 for state in self.files.values() if not state.ok)
         totals = self.follower.totals if self.follower is not None else Tally()
         return ExporterStats(files_ok=len(self.files) - errors, files_error=errors, parse_errors=self.parse_errors,
                              syslog_lines=totals.lines, syslog_unparsed=totals.unparsed,
-                             syslog_undecodable=totals.undecodable, syslog_nul=totals.nul)
+                             syslog_undecodable=totals.undecodable, syslog_nul=totals.nul,
+                             syslog_device_limited=totals.device_limited)
 
     # --- files -> records -> device text ---------------------------------------------------
 
@@ -268,6 +262,7 @@ class Exporter:
             self._reindex(path, state.devices, frozenset())
 
     def _reindex(self, path: str, old: frozenset[str], new: frozenset[str]) -> None:
+        self.parser.syslog_lines.know(new)
         for device in old - new:
             self.device_files.get(device, set()).discard(path)
         for device in new:

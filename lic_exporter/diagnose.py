@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from .fleet import DeviceView
 from .models import AttemptResult, AuthorizationState, Mode, RegistrationState
-from .syslog import Tally
+from .syslog import DeviceSyslog, Tally
 
 SEVERITIES = ("info", "warning", "critical")  # the contract's vocabulary, mildest first
 STALE_AFTER = timedelta(days=2)
@@ -54,7 +54,7 @@ class Facts:
     clock_changes: int = 0
 
 
-def facts_of(view: DeviceView, tally: Tally | None = None) -> Facts:
+def facts_of(view: DeviceView) -> Facts:
     reg, auth, usage, callhome = view.registration, view.authorization, view.usage_reporting, view.callhome
     failures = {}
     for attempt, result in (("registration_renewal", reg.last_renewal if reg else None),
@@ -76,29 +76,24 @@ def facts_of(view: DeviceView, tally: Tally | None = None) -> Facts:
         http_vrf=callhome.http_vrf if callhome else None,
         source_interface=callhome.http_source_interface if callhome else None,
         captured=max(view.sources.values()) if view.sources else None,
-        **_syslog_facts(view.device, tally),
     )
-
-
-def with_syslog(facts: Facts, tally: Tally) -> Facts:
-    return replace(facts, **_syslog_facts(facts.device, tally))
 
 
 def fleet_facts(views: Iterable[DeviceView], tally: Tally) -> list[Facts]:
     """Facts of every device the outputs or the syslog lines name."""
-    found = {view.device: facts_of(view, tally) for view in views}
-    for device in {name for name, _ in tally.failures} | {name for name, _, _ in tally.messages}:
-        found.setdefault(device, with_syslog(Facts(device), tally))
-    return [found[name] for name in sorted(found)]
+    return with_syslog((facts_of(view) for view in views), tally)
 
 
-def _syslog_facts(device: str, tally: Tally | None) -> dict[str, object]:
-    if tally is None:
-        return {}
-    failures = {reason: n for (name, reason), n in tally.failures.items() if name == device}
-    clock = sum(n for (name, mnemonic, _), n in tally.messages.items()
-                if name == device and mnemonic == "SYSTEM_CLOCK_CHANGED")
-    return {"syslog_failures": failures, "clock_changes": clock}
+def with_syslog(facts: Iterable[Facts], tally: Tally) -> list[Facts]:
+    """These devices' facts with what the syslog says added, and the devices seen only in
+    syslog; the tally is gathered per device once, so this is linear in devices."""
+    per_device = tally.per_device()
+    found = {f.device: f for f in facts}
+    for device in per_device.keys() - found.keys():
+        found[device] = Facts(device)
+    empty = DeviceSyslog()
+    return [replace(found[name], syslog_failures=dict(per_device.get(name, empty).failures),
+                    clock_changes=per_device.get(name, empty).clock_changes) for name in sorted(found)]
 
 
 def _days(when: datetime, now: datetime) -> float:

@@ -45,6 +45,7 @@ class ExporterStats:
     syslog_unparsed: int = 0
     syslog_undecodable: int = 0
     syslog_nul: int = 0
+    syslog_device_limited: int = 0
 
 
 def transport_label(record: LicenseRecord) -> str:
@@ -204,6 +205,7 @@ def exporter_families(stats: ExporterStats) -> list[Metric]:
     skipped.add_metric(["unparsed"], stats.syslog_unparsed)
     skipped.add_metric(["undecodable"], stats.syslog_undecodable)
     skipped.add_metric(["nul"], stats.syslog_nul)
+    skipped.add_metric(["device_limit"], stats.syslog_device_limited)
     return [build, files, errors, lines, skipped]
 
 

@@ -46,6 +46,7 @@ from .syslog import (
     tally_stream,
 )
 from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
+from .values import MAX_SYSLOG_DEVICES
 
 Record = LicenseRecord | CallhomeRecord | SyslogRecord
 log = logging.getLogger(__name__)
@@ -118,9 +119,12 @@ class Parser:
     zones: dict[str, int] | None = None  # extra time zone abbreviations, minutes east of UTC
     device_map: dict[str, str] | None = None  # syslog host address -> device name
     jobs: int = 1  # worker processes a large syslog file may be shared among
+    syslog_max_devices: int = MAX_SYSLOG_DEVICES
+    syslog_known_only: bool = False
 
     def __post_init__(self) -> None:
-        self.syslog_lines = LineParser(self.index.fsms[SYSLOG_TEMPLATE], self.zones, self.device_map)
+        self.syslog_lines = LineParser(self.index.fsms[SYSLOG_TEMPLATE], self.zones, self.device_map,
+                                       self.syslog_max_devices, self.syslog_known_only)
 
     def parse_file(self, path: Path, explicit: bool = True, syslog_events: bool = True) -> FileResult:
         """Parse one file: saved show outputs, or a syslog file (recognised by its first lines).

@@ -10,7 +10,7 @@ from .diagnose import Finding
 from .fleet import DeviceView, device_views
 from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
 from .parse import ParseIssue
-from .syslog import Tally
+from .syslog import DeviceSyslog, Tally
 
 Record = LicenseRecord | CallhomeRecord
 
@@ -40,7 +40,8 @@ def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),
                           syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
-                          syslog_undecodable=tally.undecodable, syslog_nul=tally.nul)
+                          syslog_undecodable=tally.undecodable, syslog_nul=tally.nul,
+                          syslog_device_limited=tally.device_limited)
     findings = diagnose(fleet_facts(device_views(records), tally), now)
     return exposition(devices_text(records), tally, stats, now, findings).decode()
 
@@ -52,9 +53,11 @@ _COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE
 def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None = None) -> str:
     tally = tally or Tally()
     views = {view.device: view for view in device_views(records)}
-    for device in {device for device, _ in tally.failures} - set(views):
+    per_device = tally.per_device()
+    for device in {device for device, entry in per_device.items() if entry.failures} - set(views):
         views[device] = DeviceView(device)
-    rows = [[*_row(views[device], now), _failures(device, tally)] for device in sorted(views)]
+    rows = [[*_row(views[device], now), _failures(per_device.get(device), tally.last_failure.get(device))]
+            for device in sorted(views)]
     if not rows:
         return "no licensing records found\n"
     widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
@@ -92,13 +95,12 @@ def _row(view: DeviceView, now: datetime) -> list[tuple[str, int]]:
     return [(view.device, 0), (mode, 0), registration, authorization, deadline, days, _last_comm(view)]
 
 
-def _failures(device: str, tally: Tally) -> tuple[str, int]:
+def _failures(syslog: DeviceSyslog | None, last: datetime | None) -> tuple[str, int]:
     """`12 (dns 10, http_send 2) last 2026-11-18`: call-home failures counted in syslog."""
-    by_reason = {reason: n for (name, reason), n in tally.failures.items() if name == device}
+    by_reason = syslog.failures if syslog else {}
     if not by_reason:
         return "-", 0
     reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items(), key=lambda item: -item[1]))
-    last = tally.last_failure.get(device)
     return f"{sum(by_reason.values())} ({reasons})" + (f" last {last:%Y-%m-%d}" if last else ""), 2
 
 

@@ -34,7 +34,8 @@ def serve(args: argparse.Namespace) -> int:
     except (WebConfigError, OSError, ValueError) as exc:
         print(f"lic-exporter serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
+    parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs,
+                    syslog_max_devices=args.syslog_max_devices, syslog_known_only=args.syslog_known_only)
     exporter = Exporter(args.watch, parser, args.syslog)
     try:
         server = MetricsServer(address, exporter, web)

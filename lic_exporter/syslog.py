@@ -8,6 +8,7 @@ record for the lines that count. Memory is bounded by the chunk size, not the fi
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import re
 from collections import Counter
@@ -22,8 +23,9 @@ from .capture import device_name
 from .privacy import scrub
 from .reasons import Reason, classify
 from .templates import FastFSM
-from .values import BadValueError, parse_timestamp
+from .values import MAX_SYSLOG_DEVICES, BadValueError, parse_timestamp
 
+log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 8192  # longer lines are read up to here: every regex stays linear and cheap
 _FIND_KEYWORDS = (b"LICMGR", b"SMART_LIC", b"CALL")  # CALL: CALLHOME or CALL_HOME, checked
@@ -64,6 +66,15 @@ class Event:
 
 
 @dataclass
+class DeviceSyslog:
+    """What the syslog lines say about one device (Tally.per_device)."""
+
+    failures: dict[str, int] = field(default_factory=dict)  # reason -> count
+    messages: int = 0
+    clock_changes: int = 0
+
+
+@dataclass
 class Tally:
     """What the syslog lines say, added up: the counters the metrics are built from."""
 
@@ -74,6 +85,7 @@ class Tally:
     unparsed: int = 0  # lines that passed the pre-filter but hold no message
     undecodable: int = 0  # lines that passed the pre-filter with bytes that are not UTF-8
     first_undecodable: int | None = None  # line number of the first line with bytes that are not UTF-8
+    device_limited: int = 0  # licensing lines from hosts past the device limit: not counted
     nul: int = 0  # lines holding NUL bytes (a crash or a full disk): the NULs are dropped, the rest read
     first_nul: int | None = None
     unknown_zones: set[str] = field(default_factory=set)  # zones no table or --tz knows: times left out
@@ -87,6 +99,18 @@ class Tally:
         self.nul += len(lines)
         if lines and (self.first_nul is None or lines[0] < self.first_nul):
             self.first_nul = lines[0]
+
+    def per_device(self) -> dict[str, DeviceSyslog]:
+        """The counts of each device, gathered in one pass (linear in the tally)."""
+        found: dict[str, DeviceSyslog] = {}
+        for (device, reason), count in self.failures.items():
+            found.setdefault(device, DeviceSyslog()).failures[reason] = count
+        for (device, mnemonic, _), count in self.messages.items():
+            entry = found.setdefault(device, DeviceSyslog())
+            entry.messages += count
+            if mnemonic == "SYSTEM_CLOCK_CHANGED":
+                entry.clock_changes += count
+        return found
 
     def shift_lines(self, offset: int) -> None:
         """Line numbers counted from a later start (a range of a file, a section of a session)."""
@@ -116,6 +140,7 @@ class Tally:
         if self.first_undecodable is None:
             self.first_undecodable = other.first_undecodable
         self.nul += other.nul
+        self.device_limited += other.device_limited
         if self.first_nul is None:
             self.first_nul = other.first_nul
         self.unknown_zones |= other.unknown_zones
@@ -185,13 +210,42 @@ def read_block(data: bytes, first_line: int, parser: LineParser, fallback_device
 
 
 class LineParser:
-    """Survivor lines -> events, with TextFSM. One instance per process (compiled once)."""
+    """Survivor lines -> events, with TextFSM. One instance per process (compiled once).
+
+    Devices are admitted up to `max_devices` (with `known_only`, only those named by the
+    device map or made known by show outputs): every distinct host in a line would otherwise
+    become a device, and anyone who can send syslog to the collector could add them."""
 
     def __init__(self, fsm: FastFSM, zones: dict[str, int] | None = None,
-                 device_map: dict[str, str] | None = None):
+                 device_map: dict[str, str] | None = None, max_devices: int = MAX_SYSLOG_DEVICES,
+                 known_only: bool = False):
         self.fsm = fsm
         self.zones = zones
         self.device_map = device_map or {}
+        self.max_devices = max_devices
+        self.known_only = known_only
+        self.admitted: set[str] = set()
+        self.known: set[str] = {device_name(name) for name in self.device_map.values()}
+        self._refusal_logged = False
+
+    def know(self, devices: Iterable[str]) -> None:
+        """Devices the show outputs name: admitted under `known_only` too."""
+        self.known.update(devices)
+
+    def _admit(self, device: str, tally: Tally) -> bool:
+        if device in self.admitted:
+            return True
+        if (not self.known_only or device in self.known) and len(self.admitted) < self.max_devices:
+            self.admitted.add(device)
+            return True
+        tally.device_limited += 1
+        if not self._refusal_logged:
+            self._refusal_logged = True
+            why = ("not a known device (--syslog.known-devices-only)" if self.known_only and device not in self.known
+                   else f"{self.max_devices} devices already (--syslog.max-devices)")
+            log.warning("syslog lines from %s and further new hosts are not counted: %s; counted in "
+                        "lic_exporter_syslog_skipped_lines_total{reason=\"device_limit\"}", device, why)
+        return False
 
     def events(self, survivors: list[tuple[int, bytes]], fallback_device: str, reference: datetime,
                tally: Tally) -> Iterator[Event]:
@@ -205,7 +259,9 @@ class LineParser:
             if not row["FACILITY"]:
                 tally.unparsed += 1
                 continue
-            yield self._event(row, number, fallback_device, reference, tally)
+            event = self._event(row, number, fallback_device, reference, tally)
+            if self._admit(event.device, tally):
+                yield event
 
     @staticmethod
     def _decode(number: int, raw: bytes, tally: Tally) -> str:

@@ -64,6 +64,7 @@ class UnknownZoneError(BadValueError):
 MAX_TEXT = 200  # a value longer than this is no licensing value: refused before any regex sees it
 MAX_COUNT = 10**9
 MAX_OFFSET_MINUTES = 14 * 60  # UTC-12:00 .. UTC+14:00 are the zones in use
+MAX_SYSLOG_DEVICES = 20_000  # far above a real fleet; anyone who can send syslog could add hosts
 
 
 def is_absent(text: str | None) -> bool:

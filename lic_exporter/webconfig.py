@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import secrets
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +38,11 @@ _CLIENT_AUTH = {
 _UNVERIFIED = ("RequestClientCert", "RequireAnyClientCert")
 _VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
              "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+# bcrypt reads at most 72 bytes of a password: bcrypt 5 refuses longer ones (ValueError), bcrypt 4
+# cut them short silently (so that anything after byte 72 would be accepted). Both are refused here.
+MAX_PASSWORD_BYTES = 72
+_BCRYPT_HASH = re.compile(r"\$2[abxy]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
              "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"}
 
@@ -50,23 +57,49 @@ class WebConfig:
     users: dict[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
     _verified: dict[str, bytes] = field(default_factory=dict, repr=False)  # user -> sha256 of a good password
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _dummy: bytes = field(default=b"", repr=False)  # checked for unknown users, as costly as a real hash
+
+    def __post_init__(self) -> None:
+        if self.users and not self._dummy:  # a random salt and digest: no password matches it
+            cost = max(_cost(hashed) for hashed in self.users.values())
+            digest = "".join(secrets.choice(_BCRYPT_ALPHABET) for _ in range(31))
+            self._dummy = bcrypt.gensalt(rounds=cost) + digest.encode()
 
     def check(self, user: str, password: str) -> bool:
         """bcrypt is slow on purpose; a password once verified is remembered by its SHA-256
-        (in memory only), so a scrape every few seconds does not pay bcrypt each time."""
+        (in memory only), so a scrape every few seconds does not pay bcrypt each time.
+
+        An unknown user is checked against a dummy hash of the same cost, so that a wrong
+        password takes as long for an unknown user as for a known one (no user enumeration by
+        timing). A password over 72 bytes is refused before anything else, for every user."""
+        secret = password.encode()
+        if len(secret) > MAX_PASSWORD_BYTES:
+            return False
         hashed = self.users.get(user)
         if hashed is None:
+            _checkpw(secret, self._dummy)
             return False
-        digest = hashlib.sha256(password.encode()).digest()
+        digest = hashlib.sha256(secret).digest()
         with self._lock:
             known = self._verified.get(user)
         if known is not None and hmac.compare_digest(known, digest):
             return True
-        if not bcrypt.checkpw(password.encode(), hashed):
+        if not _checkpw(secret, hashed):
             return False
         with self._lock:
             self._verified[user] = digest
         return True
+
+
+def _checkpw(secret: bytes, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(secret, hashed)
+    except ValueError:  # a NUL byte or a length bcrypt refuses: not this password
+        return False
+
+
+def _cost(hashed: bytes) -> int:
+    return int(hashed.split(b"$")[2])
 
 
 def load(path: Path) -> WebConfig:
@@ -80,8 +113,9 @@ def load(path: Path) -> WebConfig:
     if unknown:
         raise WebConfigError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
     users = document.get("basic_auth_users") or {}
-    if not isinstance(users, dict) or not all(isinstance(v, str) and v.startswith("$2") for v in users.values()):
-        raise WebConfigError(f"{path}: basic_auth_users must map user names to bcrypt hashes")
+    if not isinstance(users, dict) or not all(isinstance(v, str) and _BCRYPT_HASH.fullmatch(v) for v in users.values()):
+        raise WebConfigError(f"{path}: basic_auth_users must map user names to bcrypt hashes "
+                             "($2y$, $2b$ or $2a$, cost 4 to 31)")
     tls = _tls(document.get("tls_server_config"), path)
     return WebConfig(tls=tls, users={str(user): hashed.encode() for user, hashed in users.items()})
 

@@ -4,6 +4,7 @@ or costs the other files."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import SHOW_FIXTURES
@@ -16,6 +17,7 @@ from lic_exporter.parse import Parser
 EVAL = (SHOW_FIXTURES / "eval_mode.txt").read_text()
 HANDLES = (SHOW_FIXTURES / "techsupport_handles.txt").read_text()
 HUGE_COUNT = HANDLES.replace("Count: 14", "Count: " + "9" * 400)
+EPOCH = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 def _page(exporter: Exporter) -> str:
@@ -93,3 +95,39 @@ def test_unconfigured_callhome_in_a_session_keeps_the_other_records(tmp_path: Pa
         assert 'cisco_smartlic_problem{device="n3k-edge-09",problem="callhome_disabled"' in page
     finally:
         exporter.stop()
+
+
+# --- cardinality from syslog senders -------------------------------------------------------
+
+def _comm_failed(host: str) -> str:
+    return (f"<187>{host}: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure "
+            "with the Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")
+
+
+def test_syslog_devices_are_bounded_and_the_rest_counted_as_skipped(tmp_path: Path) -> None:
+    log = tmp_path / "collector.log"
+    log.write_text("".join(_comm_failed(f"leaf{n}") for n in range(5)) + _comm_failed("leaf0"))
+    (tmp_path / "shows").mkdir()
+    process = Daemon("--watch", str(tmp_path / "shows"), "--syslog", str(log), "--syslog.max-devices", "3")
+    try:
+        process.wait_ready()
+        samples = process.samples()
+        failures = "cisco_smartlic_callhome_failures_total"
+        devices = {dict(pairs)["device"] for (name, pairs) in samples if name == failures}
+        assert devices == {"leaf0", "leaf1", "leaf2"}
+        assert series(samples, "cisco_smartlic_callhome_failures_total", device="leaf0") == [2.0]
+        assert samples[("lic_exporter_syslog_skipped_lines_total", (("reason", "device_limit"),))] == 2.0
+    finally:
+        _, log_text = process.stop()
+    assert log_text.count("are not counted") == 1  # logged once
+
+
+def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path) -> None:
+    from lic_exporter.syslog import tally_stream
+
+    parser = Parser(device_map={"10.0.0.9": "n9k-mapped"}, syslog_known_only=True)
+    parser.syslog_lines.know({"n9k-from-shows"})
+    lines = _comm_failed("10.0.0.9") + _comm_failed("n9k-from-shows") + _comm_failed("stranger") * 2
+    tally = tally_stream([lines.encode()], parser.syslog_lines, "fallback", EPOCH)
+    assert {device for device, _ in tally.failures} == {"n9k-mapped", "n9k-from-shows"}
+    assert tally.device_limited == 2
