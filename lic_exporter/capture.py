@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from .privacy import clean_controls
 from .values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
@@ -273,9 +274,14 @@ def file_stem(name: str) -> str:
     return address.group(0) if address else name.split(".", 1)[0]
 
 
+_NOT_IN_A_NAME = re.compile(r"[^a-z0-9_.:-]")
+
+
 def device_name(host: str) -> str:
-    """Short lower-case host name; an IP address stays whole."""
-    host = host.strip().lower()
+    """Short lower-case host name; an IP address stays whole. Characters no host name holds
+    (escape sequences, control characters) are dropped: the name becomes a label and reaches
+    terminals. "" when nothing is left."""
+    host = _NOT_IN_A_NAME.sub("", clean_controls(host).strip().lower())
     if ":" in host or host.replace(".", "").isdigit():  # looks like an address: check it
         try:
             ipaddress.ip_address(host)

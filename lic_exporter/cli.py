@@ -88,25 +88,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parse(args: argparse.Namespace) -> int:
-    read = _read(args, as_json=args.format == "json")
+    if args.format == "json":
+        return _parse_json(args)
+    read = _read(args)
     if isinstance(read, int):
         return read
-    records, records_json, issues, files_ok, tally = read
+    records, issues, files_ok, tally = read
     from . import render  # imported here: `--help` and usage errors stay fast
 
     now = args.now or datetime.now(UTC)
-    if args.format == "json":
-        sys.stdout.write(render.as_json(records_json, issues) + "\n")
-    elif args.format == "prometheus":
+    if args.format == "prometheus":
         sys.stdout.write(render.as_prometheus(records, issues, files_ok, now, tally))
     else:
         sys.stdout.write(render.as_table(records, now, _color(args), tally))
     return EXIT_PARSE_ERRORS if issues else EXIT_OK
 
 
-def _read(args: argparse.Namespace, as_json: bool):
-    """Parse the PATHs as `parse` does: (records, records as JSON, issues, files ok, syslog tally),
-    or an exit code for a usage error."""
+def _parse_json(args: argparse.Namespace) -> int:
+    """The JSON document is written as the records come: memory does not grow with the input."""
+    parser = _parser(args)
+    if isinstance(parser, int):
+        return parser
+    from .render import JsonWriter
+
+    writer = JsonWriter(sys.stdout)
+    issues = []
+    for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=True, stream=writer.record):
+        writer.records_json(result.records_json)
+        issues.extend(result.issues)
+        for issue in result.issues:
+            print(issue, file=sys.stderr)
+    writer.close(issues)
+    return EXIT_PARSE_ERRORS if issues else EXIT_OK
+
+
+def _parser(args: argparse.Namespace):
+    """The Parser for these options, or an exit code for a usage error."""
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
         print(f"lic-exporter {args.command}: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -117,23 +134,31 @@ def _read(args: argparse.Namespace, as_json: bool):
         print(f"lic-exporter {args.command}: --device-map: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from .parse import Parser
+
+    return Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
+
+
+def _read(args: argparse.Namespace):
+    """Parse the PATHs as `parse` does: (records, issues, files ok, syslog tally), or an exit
+    code for a usage error."""
+    parser = _parser(args)
+    if isinstance(parser, int):
+        return parser
     from .syslog import Tally
 
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
     gc.disable()
-    parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
-    records, records_json, issues, files_ok, tally = [], [], [], 0, Tally()
-    for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=as_json):
+    records, issues, files_ok, tally = [], [], 0, Tally()
+    for result in parser.parse_paths(args.paths, jobs=args.jobs):
         records.extend(result.records)
-        records_json.extend(result.records_json)
         issues.extend(result.issues)
         files_ok += result.ok
         if result.syslog is not None:
             tally.merge(result.syslog)
     for issue in issues:
         print(issue, file=sys.stderr)
-    return records, records_json, issues, files_ok, tally
+    return records, issues, files_ok, tally
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -143,10 +168,10 @@ def _color(args: argparse.Namespace) -> bool:
 def _diagnose(args: argparse.Namespace) -> int:
     """Exit 0 when nothing above info was found, 1 for warnings or critical findings (so it
     can gate a pipeline), 2 for usage errors."""
-    read = _read(args, as_json=False)
+    read = _read(args)
     if isinstance(read, int):
         return read
-    records, _, issues, _, tally = read
+    records, issues, _, tally = read
     from . import render
     from .diagnose import diagnose, fleet_facts
     from .fleet import device_views

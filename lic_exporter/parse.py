@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,8 +33,9 @@ from .capture import (
     has_prompt,
     read_capture,
 )
+from .encoding import as_utf8
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
-from .privacy import scrub
+from .privacy import clean_controls, scrub
 from .syslog import (
     PARALLEL_BYTES,
     Event,
@@ -49,6 +50,7 @@ from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
 from .values import MAX_SYSLOG_DEVICES
 
 Record = LicenseRecord | CallhomeRecord | SyslogRecord
+RecordStream = Callable[[Record], object]
 log = logging.getLogger(__name__)
 SNIFF_BYTES = 64 * 1024  # enough of a file to tell a syslog file from a show output
 
@@ -79,7 +81,8 @@ class ParseIssue:
     fatal: bool = True  # False: reported, but the file's records still stand
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        path = clean_controls(self.path)  # a file name may hold escape sequences: not for a terminal
+        where = f"{path}:{self.line}" if self.line is not None else path
         return f"{where}: {self.message}"
 
     def as_json(self) -> dict[str, object]:
@@ -126,38 +129,26 @@ class Parser:
         self.syslog_lines = LineParser(self.index.fsms[SYSLOG_TEMPLATE], self.zones, self.device_map,
                                        self.syslog_max_devices, self.syslog_known_only)
 
-    def parse_file(self, path: Path, explicit: bool = True, syslog_events: bool = True) -> FileResult:
+    def parse_file(self, path: Path, explicit: bool = True, syslog_events: bool = True,
+                   stream: RecordStream | None = None) -> FileResult:
         """Parse one file: saved show outputs, or a syslog file (recognised by its first lines).
         `explicit`: named by the user, so unrecognised content is an error (a file met while
         walking a folder is skipped instead). `syslog_events`: keep one record per licensing
-        syslog message (for JSON); without it a syslog file yields only its tally."""
+        syslog message (for JSON); without it a syslog file yields only its tally. `stream`: a
+        syslog file's records are handed to it as they are read instead of being kept (a
+        121 MB log must not sit in memory to be printed as JSON)."""
         source = str(path)
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(SNIFF_BYTES)
-                # A large file is told apart before it is read: a big syslog file must not go
-                # through the line-by-line show-output path. A small one is sniffed only when
-                # no show output was found in it (most files are show outputs), or when it
-                # holds NUL bytes (a log that survived a crash).
-                large = os.fstat(handle.fileno()).st_size > WHOLE_FILE_BYTES
-                if large and self._is_syslog(path, head):
-                    handle.seek(0)
-                    return self._syslog(path, handle, syslog_events)
+            with open(path, "rb") as original:
+                head = original.read(SNIFF_BYTES)
+                converted = as_utf8(original, head)  # UTF-16/32, bare-CR line ends: read as text
                 try:
-                    capture = read_capture(path, self._reads, handle, head, self.zones)
-                except CaptureError:
-                    if large or not self._is_syslog(path, head):
-                        raise
-                    handle.seek(0)
-                    return self._syslog(path, handle, syslog_events)
-            if capture.empty:
-                return FileResult(source, issues=(ParseIssue(source, None, "empty file: no output saved"),))
-            parse = _FileParse(self, capture, explicit, syslog_events)
-            result = parse.run()
-            if not parse.recognised and not large and self._is_syslog(path, head):
-                with open(path, "rb") as handle:
-                    return self._syslog(path, handle, syslog_events)
-            return result
+                    if converted is not None:
+                        head = converted.read(SNIFF_BYTES)
+                    return self._parse_open(path, converted or original, head, explicit, syslog_events, stream)
+                finally:
+                    if converted is not None:
+                        converted.close()
         except CaptureError as exc:
             return FileResult(source, issues=(ParseIssue(source, exc.line, str(exc)),))
         except OSError as exc:
@@ -166,6 +157,32 @@ class Parser:
             log.debug("internal error while parsing %s", source, exc_info=True)
             message = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
             return FileResult(source, issues=(ParseIssue(source, None, scrub(message)),))
+
+    def _parse_open(self, path: Path, handle: BinaryIO, head: bytes, explicit: bool, syslog_events: bool,
+                    stream: RecordStream | None) -> FileResult:
+        # A large file is told apart before it is read: a big syslog file must not go through
+        # the line-by-line show-output path. A small one is sniffed only when no show output
+        # was found in it (most files are show outputs), or when it holds NUL bytes (a log that
+        # survived a crash).
+        large = os.fstat(handle.fileno()).st_size > WHOLE_FILE_BYTES
+        if large and self._is_syslog(path, head):
+            handle.seek(0)
+            return self._syslog(path, handle, syslog_events, stream)
+        try:
+            capture = read_capture(path, self._reads, handle, head, self.zones)
+        except CaptureError:
+            if large or not self._is_syslog(path, head):
+                raise
+            handle.seek(0)
+            return self._syslog(path, handle, syslog_events, stream)
+        if capture.empty:
+            return FileResult(str(path), issues=(ParseIssue(str(path), None, "empty file: no output saved"),))
+        parse = _FileParse(self, capture, explicit, syslog_events)
+        result = parse.run()
+        if not parse.recognised and not large and self._is_syslog(path, head):
+            handle.seek(0)
+            return self._syslog(path, handle, syslog_events, stream)
+        return result
 
     def _reads(self, command: str) -> bool:
         return bool(self.index.rows_for_command(command)) or is_show_logging(command)
@@ -180,33 +197,42 @@ class Parser:
             return False
         return looks_like_syslog(text)
 
-    def _syslog(self, path: Path, handle: BinaryIO, keep_events: bool) -> FileResult:
+    def _syslog(self, path: Path, handle: BinaryIO, keep_events: bool, stream: RecordStream | None) -> FileResult:
         source = str(path)
         mtime = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, tz=UTC)
-        events: list[Event] | None = [] if keep_events else None
+        kept: list[SyslogRecord] = []
+        on_event = None
+        if keep_events:
+            write = stream or kept.append
+            on_event = lambda event: write(syslog_record(event, source, mtime))  # noqa: E731
         fallback = device_name(file_stem(path.name))
         size = os.fstat(handle.fileno()).st_size
-        if events is None and self.jobs > 1 and size >= PARALLEL_BYTES:
+        if on_event is None and self.jobs > 1 and size >= PARALLEL_BYTES:
             tally = tally_parallel(str(path), size, self.syslog_lines, fallback, mtime, self.jobs)
         else:
-            tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, events)
-        return FileResult(source, tuple(syslog_record(e, source, mtime) for e in events or ()),
-                          _syslog_issues(source, tally), syslog=tally)
+            tally = tally_stream(read_chunks(handle), self.syslog_lines, fallback, mtime, on_event)
+        return FileResult(source, tuple(kept), _syslog_issues(source, tally), syslog=tally)
 
-    def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False) -> Iterator[FileResult]:
+    def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False,
+                    stream: RecordStream | None = None) -> Iterator[FileResult]:
         """Results for every file below `paths`, in walk order; with `as_json`, records come
-        serialised (FileResult.records_json). With jobs > 1 and enough files, worker
-        processes share the files in chunks."""
+        serialised (FileResult.records_json), and syslog files' records go to `stream` as they
+        are read. With jobs > 1 and enough files, worker processes share the files in chunks;
+        then files over WHOLE_FILE_BYTES are parsed here, after the others, so that their
+        records stream instead of piling up in a worker."""
         files = list(walk(paths))
         if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
-            chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+            big = [item for item in files if stream is not None and _size(item[0]) > WHOLE_FILE_BYTES]
+            small = [item for item in files if item not in big] if big else files
+            chunks = [small[i:i + _CHUNK] for i in range(0, len(small), _CHUNK)]
             global _WORKER_PARSER
             _WORKER_PARSER = replace(self, jobs=1)  # forked workers inherit it; no pools inside
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-                for results in pool.map(partial(_parse_chunk, as_json=as_json), chunks):
+                for results in pool.map(partial(_parse_in_worker, as_json=as_json), chunks):
                     yield from results
+            yield from _parse_chunk(big, as_json, self, stream)
             return
-        yield from _parse_chunk(files, as_json, self)
+        yield from _parse_chunk(files, as_json, self, stream)
 
 
 PARALLEL_MIN_FILES = 400  # below this, starting workers costs more than it saves
@@ -214,14 +240,24 @@ _CHUNK = 250
 _WORKER_PARSER: Parser | None = None
 
 
-def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser | None = None) -> list[FileResult]:
+def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser | None = None,
+                 stream: RecordStream | None = None) -> Iterator[FileResult]:
     parser = parser or _WORKER_PARSER
-    kept = []
     for path, explicit in files:
-        result = parser.parse_file(path, explicit, syslog_events=as_json)
+        result = parser.parse_file(path, explicit, syslog_events=as_json, stream=stream)
         if result.recognised or result.issues:
-            kept.append(result.as_json() if as_json else result)
-    return kept
+            yield result.as_json() if as_json else result
+
+
+def _parse_in_worker(files: list[tuple[Path, bool]], as_json: bool) -> list[FileResult]:
+    return list(_parse_chunk(files, as_json))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -329,13 +365,14 @@ class _FileParse:
         """`show logging logfile` in a session: its lines are syslog, the prompt names the
         device of lines that carry no host."""
         self.recognised = True
-        events: list[Event] | None = [] if self.keep_events else None
+        events: list[Event] = []
         data = "\n".join(section.lines).encode()
         fallback = device_name(section.host) if section.host else self.file_device
-        tally = tally_stream([data], self.parser.syslog_lines, fallback, self.capture.mtime, events)
+        tally = tally_stream([data], self.parser.syslog_lines, fallback, self.capture.mtime,
+                             events.append if self.keep_events else None)
         offset = section.first_line - 1
         tally.shift_lines(offset)
-        for event in events or ():
+        for event in events:
             self.records.append(syslog_record(replace(event, line=event.line + offset), self.source,
                                               self.capture.mtime))
         if self.syslog is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TextIO
 
 from .diagnose import Finding
 from .fleet import DeviceView, device_views
-from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RegistrationState
+from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RecordBase, RegistrationState
 from .parse import ParseIssue
 from .syslog import DeviceSyslog, Tally
 
@@ -24,12 +25,27 @@ _WARN_STATES = {RegistrationState.UNREGISTERED, RegistrationState.REGISTERING, A
 _RED, _YELLOW, _RESET = "\033[31m", "\033[33m", "\033[0m"
 
 
-def as_json(records_json: Sequence[str], issues: Sequence[ParseIssue]) -> str:
-    """One JSON object {"records": [...], "errors": [...]}, a record a line, from records
-    already serialised by pydantic's compiled serializer (FileResult.as_json)."""
-    body = ",\n  ".join(records_json)
-    errors = json.dumps([issue.as_json() for issue in issues])
-    return f'{{"records": [\n  {body}\n], "errors": {errors}}}' if body else f'{{"records": [], "errors": {errors}}}'
+class JsonWriter:
+    """One JSON object {"records": [...], "errors": [...]}, a record a line, written as the
+    records come (already serialised by pydantic's compiled serializer, or serialised here)."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+        out.write('{"records": [')
+
+    def records_json(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            self.out.write(",\n  " if self.count else "\n  ")
+            self.out.write(text)
+            self.count += 1
+
+    def record(self, record: RecordBase) -> None:
+        self.records_json((record.model_dump_json(),))
+
+    def close(self, issues: Sequence[ParseIssue]) -> None:
+        errors = json.dumps([issue.as_json() for issue in issues])
+        self.out.write(f'\n], "errors": {errors}}}\n' if self.count else f'], "errors": {errors}}}\n')
 
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,

@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -275,6 +275,8 @@ class LineParser:
             tally.undecodable_at(number)
             text = raw.decode("utf-8", errors="replace")
         text = text.rstrip("\r\n")
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor
         return text.translate(_LINE_BREAKS) if not text.isascii() or "\r" in text or "\x0b" in text or "\x0c" in text \
             or "\x1c" in text or "\x1d" in text or "\x1e" in text else text
 
@@ -289,7 +291,7 @@ class LineParser:
             host = self.device_map.get(host.lower(), host)
         time = self._time(row, reference, tally)
         return Event(
-            device=device_name(host) if host else fallback_device,
+            device=(device_name(host) if host else "") or fallback_device,
             line=number,
             facility=str(row["FACILITY"]),
             severity=int(str(row["SEVERITY"])),
@@ -354,13 +356,15 @@ def whole_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: str, reference: datetime,
-                 keep: list[Event] | None = None) -> Tally:
-    """Scan, parse and add up a whole stream; events are also kept when `keep` is a list."""
+                 on_event: Callable[[Event], object] | None = None) -> Tally:
+    """Scan, parse and add up a whole stream; each event is also handed to `on_event` as it
+    is read (kept in a list, or written out at once: memory stays bounded by a chunk)."""
     tally = Tally()
     for chunk in chunks:
         _, events = read_block(chunk, tally.lines + 1, parser, fallback_device, reference, tally)
-        if keep is not None:
-            keep.extend(events)
+        if on_event is not None:
+            for event in events:
+                on_event(event)
     return tally
 
 
