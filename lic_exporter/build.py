@@ -467,13 +467,17 @@ def legacy_entitlement(row: Fields) -> m.Entitlement:
     state_text = row.raw("STATUS")
     comments = row.text("COMMENTS") or ""
     grace = comments[len("Grace"):] if comments.lower().startswith("grace") else None
+    try:
+        grace_remaining = parse_duration(grace) if grace else None
+    except BadValueError as exc:
+        raise SectionError(row.line("COMMENTS"), f"Comments: {exc}") from None
     return m.Entitlement(
         tag=row.raw("FEATURE"),
         count=row.count("COUNT"),
         state=m.entitlement_state(state_text),
         state_text=state_text,
         installed=row.flag("INSTALLED"),
-        grace_remaining=parse_duration(grace) if grace else None,
+        grace_remaining=grace_remaining,
     )
 
 

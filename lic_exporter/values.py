@@ -149,7 +149,7 @@ def _quick(parts: list[str]) -> datetime | None:
         return None
     try:
         return datetime(int(year), number, int(day), int(clock[:2]), int(clock[3:5]), int(clock[6:]), tzinfo=tz)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -167,7 +167,7 @@ def _build(match: re.Match[str], text: str, default_zone: str | None, extra: dic
             int(match["y"]), month, int(match["d"]), int(match["h"]), int(match["mi"]),
             int(match["s"]), micro, tzinfo=tz,
         )
-    except ValueError as exc:  # e.g. Feb 30
+    except (ValueError, OverflowError) as exc:  # e.g. Feb 30, a day of 20 digits
         raise BadValueError(f"impossible date {text!r}: {exc}") from None
 
 

@@ -168,6 +168,7 @@ def test_unconfigured_callhome_is_a_disabled_record_and_the_session_keeps_the_re
 @pytest.mark.parametrize(("old", "new"), [
     ("Count: 14", "Count: " + "9" * 400),                       # past a float: rendering overflowed
     ("Oct 02 07:14:09 2026 UTC", "Oct 02 07:14:09 2026 +99:99"),  # a zone offset timezone() refuses
+    ("INSTALLED on Sep 30 11:02:51 2026 UTC", "INSTALLED on Sep " + "3" * 20 + " 11:02:51 2026 UTC"),  # fuzz
 ])
 def test_out_of_range_values_are_errors_in_every_format(tmp_path: Path, old: str, new: str) -> None:
     path = tmp_path / "c9300.txt"
@@ -177,6 +178,15 @@ def test_out_of_range_values_are_errors_in_every_format(tmp_path: Path, old: str
         assert out.returncode == 1, (form, out.stderr)
         assert "Traceback" not in out.stderr and "internal error" not in out.stderr
         assert out.stderr.startswith(f"{path}:")
+
+
+def test_an_overlong_grace_comment_is_an_error_of_its_line(tmp_path: Path, parser: Parser) -> None:
+    """Found by the fuzzer: the legacy table's duration escaped its bounded conversion."""
+    text = (SHOW / "usage_legacy_pak_n7k.txt").read_text().replace("Grace 41D 7H", "Grace " + "41D " * 60)
+    path = tmp_path / "n7k.txt"
+    path.write_text(text)
+    [issue] = parser.parse_file(path).issues
+    assert issue.message.startswith("Comments: not a duration") and "MPLS_PKG" in text.splitlines()[issue.line - 1]
 
 
 def test_an_internal_error_is_one_line_naming_the_file(tmp_path: Path, monkeypatch) -> None:
