@@ -84,6 +84,7 @@ class Exporter:
         self._warned_syslog: set[str] = set()
         self._roots: dict[Path, tuple[object, tuple[int, int]]] = {}  # folder -> (watch, identity)
         self._dead_roots: set[Path] = set()
+        self.collect_status = None  # a callable giving each target's collection status, when collecting
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -137,8 +138,12 @@ class Exporter:
             self.mark(path)
 
     def mark_syslog(self) -> None:
+        """Something behind the page changed that needs no parsing (syslog counts, a
+        collection's result): assemble the page again."""
         self._syslog_dirty = True
         self._wake.set()
+
+    refresh = mark_syslog
 
     def _watch_roots(self) -> None:
         """(Re)watch each --watch folder; a folder removed and created again, or swapped for
@@ -210,7 +215,8 @@ class Exporter:
             stats = self._stats()
         tally = self.follower.snapshot() if self.follower is not None else Tally()
         now = datetime.now(UTC)
-        text = exposition(devices, tally, stats, now, diagnose(with_syslog(facts.values(), tally), now))
+        collect = self.collect_status() if self.collect_status is not None else None
+        text = exposition(devices, tally, stats, now, diagnose(with_syslog(facts.values(), tally), now), collect)
         self._page = Page(text, gzip.compress(text, compresslevel=6), time.monotonic())
 
     def _stats(self) -> ExporterStats:
@@ -355,6 +361,10 @@ class Exporter:
             self.render()
 
 
+def _dot_named(path: str | bytes) -> bool:
+    return os.path.basename(os.fsdecode(path)).startswith(".")
+
+
 class _Events(FileSystemEventHandler):
     def __init__(self, exporter: Exporter):
         self.exporter = exporter
@@ -362,6 +372,8 @@ class _Events(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in CHANGES:  # our own reading opens and closes files too
             return
+        if _dot_named(event.src_path) and not (event.dest_path and not _dot_named(event.dest_path)):
+            return  # a temporary file being written (a collector's transcript): only its rename counts
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):
                 self.exporter.root_gone(os.fsdecode(event.src_path))

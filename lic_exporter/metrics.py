@@ -7,9 +7,10 @@ output does not state is an absent series, never a sentinel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -158,9 +159,10 @@ def problem_text(findings: Iterable[Finding]) -> str:
 
 
 def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
-               findings: Iterable[Finding] = ()) -> bytes:
+               findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None) -> bytes:
     """The whole /metrics page: device families (day counts computed for `now`), the active
-    diagnose findings, then the syslog counters and the exporter's own metrics."""
+    diagnose findings, then the syslog counters, the collection's families (when the daemon
+    collects) and the exporter's own metrics."""
     devices = list(devices)
     headers = _Families(TextFamily).all()
     days_at = headers.index(next(f for f in headers if f.name == "cisco_smartlic_deadline_days"))
@@ -173,7 +175,51 @@ def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats
             parts.extend(device.chunks[position] for device in devices)
     parts.append(problem_text(findings))
     text = "".join(parts).encode()
-    return text + render_text(syslog_families(tally) + exporter_families(stats))
+    collected = collect_families(collect) if collect is not None else []
+    return text + render_text(syslog_families(tally) + collected + exporter_families(stats))
+
+
+class CollectStatus(Protocol):
+    """One device's collection, as lic_exporter.collect reports it (DeviceStatus)."""
+
+    device: str
+    success: bool | None
+    seconds: float | None
+    last_success: float | None
+    next_due: float | None
+    interval: float | None
+    failures: Mapping[str, int]
+
+
+COLLECT_REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command", "other")
+
+
+def collect_families(statuses: Iterable[CollectStatus]) -> list[Metric]:
+    """lic_exporter_collect_*: per device, whether and when collecting it worked. The failure
+    counter has every reason from zero, so the first failure of a kind is an increase."""
+    success = GaugeMetricFamily("lic_exporter_collect_success", "Whether the last collection of the device succeeded",
+                                labels=["device"])
+    duration = GaugeMetricFamily("lic_exporter_collect_duration_seconds", "How long the last collection took",
+                                 labels=["device"])
+    last = GaugeMetricFamily("lic_exporter_collect_last_success_timestamp_seconds",
+                             "When the device was last collected successfully", labels=["device"])
+    due = GaugeMetricFamily("lic_exporter_collect_next_timestamp_seconds", "When the next collection is scheduled",
+                            labels=["device"])
+    interval = GaugeMetricFamily("lic_exporter_collect_interval_seconds",
+                                 "How often the device is collected (LicCollectionFailing: two of these)",
+                                 labels=["device"])
+    failures = CounterMetricFamily("lic_exporter_collect_failures", "Failed collections by cause",
+                                   labels=["device", "reason"])
+    for status in statuses:
+        d = status.device
+        for family, value in ((success, None if status.success is None else float(status.success)),
+                              (duration, status.seconds), (last, status.last_success), (due, status.next_due),
+                              (interval, status.interval)):
+            if value is not None and value != float("inf"):
+                family.add_metric([d], value)
+        for reason in COLLECT_REASONS:
+            failures.add_metric([d, reason], status.failures.get(reason, 0))
+    return [success, duration, last, due, interval, failures]
 
 
 def _days(device: DeviceText, now: datetime) -> str:

@@ -131,3 +131,25 @@ def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path)
     tally = tally_stream([lines.encode()], parser.syslog_lines, "fallback", EPOCH)
     assert {device for device, _ in tally.failures} == {"n9k-mapped", "n9k-from-shows"}
     assert tally.device_limited == 2
+
+
+def test_dot_named_files_are_ignored_until_renamed(tmp_path: Path) -> None:
+    """A collector writes `.<device>.log.<random>.tmp`, then renames it: the half-written
+    temporary file is never parsed (no error, no half a record)."""
+    exporter = Exporter([tmp_path], Parser(jobs=1), settle_seconds=0.2)
+    exporter.start()
+    try:
+        temporary = tmp_path / ".n9k-eval-01.log.x1.tmp"
+        temporary.write_text(EVAL[: len(EVAL) // 2])
+        time.sleep(1.0)
+        assert 'device="n9k-eval-01"' not in _page(exporter)
+        assert 'lic_exporter_files{state="error"} 0.0' in _page(exporter)
+        temporary.write_text(EVAL)
+        temporary.rename(tmp_path / "n9k-eval-01.log")
+        deadline = time.monotonic() + 15
+        while 'device="n9k-eval-01"' not in _page(exporter) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert 'cisco_smartlic_authorization_state{device="n9k-eval-01",state="evaluation"} 1.0' in _page(exporter)
+        assert 'lic_exporter_files{state="error"} 0.0' in _page(exporter)
+    finally:
+        exporter.stop()
