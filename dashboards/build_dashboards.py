@@ -117,6 +117,19 @@ def fleet() -> dict:
                target("sum(increase(lic_exporter_syslog_lines_total[$__rate_interval]))", "syslog lines read",
                       ref="B")],
               (12, 28, 12, 5), "Exporter health: problems met while parsing, and the syslog lines it reads."),
+        panel("table", "Collection from the switches: hours since the last success",
+              [target("sort_desc((time() - lic_exporter_collect_last_success_timestamp_seconds) / 3600)",
+                      instant=True, table=True)],
+              (0, 41, 12, 8), "When the exporter collects over SSH (serve --config.file): how long ago each "
+              "device was last collected; over two intervals is the LicCollectionFailing alert.",
+              unit="h", thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
+                                                                  {"color": "orange", "value": 6},
+                                                                  {"color": "red", "value": 12}]}),
+        panel("timeseries", "Collection failures by reason",
+              [target("sum by (reason) (increase(lic_exporter_collect_failures_total[$__rate_interval]))",
+                      "{{reason}}")],
+              (12, 41, 12, 8), "Failed SSH collections by cause (the README says what each reason means).",
+              unit="short"),
     ]
     return dashboard("lic-exporter-fleet", "Cisco Smart Licensing: fleet overview", panels, device=False)
 

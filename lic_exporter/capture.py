@@ -42,6 +42,9 @@ _BLANK_ODD_BREAKS = str.maketrans(dict.fromkeys(_ODD_BREAKS, " "))
 _NEEDS_LINES = ("\r", "\x1b", "\x08", "More", "Time source", "Load for", "!Time", "\ufeff",
                 *_ODD_BREAKS)
 _PROMPT_CHAR = re.compile(r"[#>]")
+# The first line of a transcript lic-exporter's collector saved: the target's name is the
+# device, whatever host name the switch's prompt shows (so collection and licensing series join).
+TRANSCRIPT_HEADER = re.compile(r"^! lic-exporter transcript device=(?P<device>\S{1,253})")
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
 _SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
 _EXEC_HEADERS = ("Load for five secs", "Time source is")  # IOS-XE exec banner, not output
@@ -94,6 +97,7 @@ class Capture:
     # printed times not understood: (line, message, the unknown zone name if that was why)
     unread_times: list[tuple[int, str, str | None]] = field(default_factory=list)
     long_lines: list[int] = field(default_factory=list)  # lines cut at MAX_LINE_CHARS
+    device: str | None = None  # named by a collector's transcript header: wins over prompts
 
     def bounded(self, line: str, number: int) -> str:
         """The line cut at MAX_LINE_CHARS (noted); the raw line may carry escapes and pager
@@ -205,6 +209,9 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
     current = Section(command=None, host=None, first_line=1)
     for number, raw in numbered:
         line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS]), number)
+        if number == 1 and (header := TRANSCRIPT_HEADER.match(line)):
+            capture.device = device_name(header["device"]) or None
+            continue
         if capture.empty and line:
             capture.empty = False
         prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None

@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .options import EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE, instant, positive, read_device_map, zone_option
+from .options import (
+    EXIT_OK,
+    EXIT_PARSE_ERRORS,
+    EXIT_USAGE,
+    instant,
+    positive,
+    read_device_map,
+    shard_option,
+    zone_option,
+)
 from .values import MAX_SYSLOG_DEVICES
 
 
@@ -32,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(diagnose)
     _serve_arguments(commands.add_parser("serve", help="the exporter daemon: watch folders and syslog files, "
                                                        "serve /metrics"))
+    collect = commands.add_parser("collect", help="log in to the switches over SSH once and save their transcripts")
+    collect.add_argument("--config.file", dest="config_file", type=Path, required=True, metavar="FILE",
+                         help="targets and credentials (YAML; README, 'Collecting from the switches')")
+    collect.add_argument("--out", type=Path, required=True, metavar="DIR", help="where DIR/<device>.log is written")
+    collect.add_argument("--limit", metavar="GLOB", help="only targets whose name matches, e.g. 'nx-dc1-*'")
+    collect.add_argument("--jobs", type=positive, metavar="N", help="sessions at once (default: collect.concurrency)")
+    collect.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
+                         help="only the targets whose name hashes to shard K of N")
     return parser
 
 
@@ -57,6 +74,12 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--syslog.max-devices", dest="syslog_max_devices", type=positive, default=MAX_SYSLOG_DEVICES,
                        metavar="N", help=f"count syslog lines of at most N devices (default {MAX_SYSLOG_DEVICES}); "
                                          "lines of further hosts are skipped and counted")
+    serve.add_argument("--config.file", dest="config_file", type=Path, metavar="FILE",
+                       help="collect from the switches over SSH on the configured schedule (needs --collect.dir)")
+    serve.add_argument("--collect.dir", dest="collect_dir", type=Path, metavar="DIR",
+                       help="where collected transcripts go; watched like --watch")
+    serve.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
+                       help="collect only the targets whose name hashes to shard K of N")
     serve.add_argument("--syslog.known-devices-only", dest="syslog_known_only", action="store_true",
                        help="count syslog lines only of devices the --device-map names or the show outputs know")
 
@@ -84,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         from .serve import serve  # the daemon's imports (watchdog, http) only when serving
 
         return serve(args)
+    if args.command == "collect":
+        from .collect.run import collect_command  # asyncssh only when collecting
+
+        return collect_command(args.config_file, args.out, args.limit, args.jobs, args.shard)
     return EXIT_USAGE
 
 

@@ -31,6 +31,14 @@ def zone_option(text: str) -> tuple[str, int]:
     return match[1].upper(), minutes
 
 
+def shard_option(text: str) -> tuple[int, int]:
+    """`--collect.shard K/N`: this exporter collects shard K (1..N) of N."""
+    number, _, shards = text.partition("/")
+    if not (number.isdigit() and shards.isdigit()) or not 1 <= int(number) <= int(shards):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
+    return int(number), int(shards)
+
+
 def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")

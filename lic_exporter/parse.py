@@ -367,7 +367,7 @@ class _FileParse:
         self.recognised = True
         events: list[Event] = []
         data = "\n".join(section.lines).encode()
-        fallback = device_name(section.host) if section.host else self.file_device
+        fallback = self.capture.device or (device_name(section.host) if section.host else self.file_device)
         tally = tally_stream([data], self.parser.syslog_lines, fallback, self.capture.mtime,
                              events.append if self.keep_events else None)
         offset = section.first_line - 1
@@ -395,7 +395,7 @@ class _FileParse:
     def _context(self, section: Section, row: IndexRow) -> build.Context:
         when = section.captured_at or self.capture.printed_time
         return build.Context(
-            device=device_name(section.host) if section.host else self.file_device,
+            device=self.capture.device or (device_name(section.host) if section.host else self.file_device),
             command=row.command,
             source=self.source,
             first_line=section.first_line,

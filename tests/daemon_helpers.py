@@ -24,6 +24,7 @@ class Daemon:
     def __init__(self, *args: str, cwd: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.after_stop: list[Callable[[], object]] = []  # e.g. the test switches it collects from
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lic_exporter", "serve", "--web.listen-address", f"127.0.0.1:{self.port}",
              "--log.level", "debug", *args],
@@ -64,6 +65,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             _, err = self.process.communicate()
+        for cleanup in self.after_stop:
+            cleanup()
         return self.process.returncode, err
 
 

@@ -80,9 +80,11 @@ class Prometheus:
 
 
 def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[Daemon, Prometheus, Path]:
-    """The daemon on a copy of the show fixtures and the syslog fixture, and a Prometheus
-    scraping it every second. Returns them and the followed log (to append to)."""
+    """The daemon on a copy of the show fixtures and the syslog fixture, collecting from two
+    test switches (one refusing its password), and a Prometheus scraping it every second.
+    Returns them and the followed log (to append to)."""
     from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
+    from switches import SwitchFarm
 
     binary("prometheus")
     watch = folder / "fleet"
@@ -90,6 +92,18 @@ def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[D
     log = folder / "logs" / "switches.log"
     log.parent.mkdir()
     shutil.copy(SYSLOG_FIXTURES / "layouts.log", log)
-    daemon = Daemon("--watch", str(watch), "--syslog", str(log.parent / "*.log"))
+    farm = SwitchFarm().start()
+    good, refusing = farm.add(password="stack-password"), farm.add(password="another")
+    config = folder / "targets.yml"
+    config.write_text(f"""defaults: {{username: licmon, password_env: LIC_STACK_PASSWORD}}
+targets:
+  nx-collected-01: {{host: 127.0.0.1, port: {good.port}}}
+  nx-collected-02: {{host: 127.0.0.1, port: {refusing.port}}}
+collect: {{logins_per_second: 50}}
+""")
+    os.environ["LIC_STACK_PASSWORD"] = "stack-password"
+    daemon = Daemon("--watch", str(watch), "--syslog", str(log.parent / "*.log"), "--config.file", str(config),
+                    "--collect.dir", str(folder / "transcripts"))
+    daemon.after_stop.append(farm.stop)
     daemon.wait_ready()
     return daemon, Prometheus(folder, daemon.port, rule_files=rule_files), log

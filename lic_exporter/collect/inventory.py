@@ -1,0 +1,360 @@
+"""Inventories the collection configuration may name as sources of targets, read into plain
+host records: a Nornir SimpleInventory (hosts.yaml, groups.yaml, defaults.yaml), an Oxidized
+router.db and the JSON that `ansible-inventory --list` prints.
+
+This module owns reading those foreign formats and mapping their platform names; it knows
+nothing of the configuration's keys beyond the few a host brings (host, port, platform,
+username, password). Merging with the configuration's defaults and groups, and validating
+the values, is config.py's work. Hosts of platforms other than NX-OS and IOS-XE are skipped
+with one warning each. Problems are returned as "key.path: message" lines, never raised.
+
+Group precedence follows each inventory's own rules, because that is what the people who
+keep the inventory expect: Nornir's first listed group wins over later ones and a group
+wins over its parents; Ansible's child groups win over their parents, siblings by name.
+`InventoryHost.groups` lists a host's groups least specific first (a later one wins).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lic_exporter.privacy import clean_controls
+
+Platform = Literal["nxos", "iosxe"]
+
+_PLATFORMS: dict[str, Platform] = {
+    **dict.fromkeys(("nxos", "cisco_nxos", "cisco.nxos.nxos", "nexus", "nx-os", "nx_os"), "nxos"),
+    **dict.fromkeys(("ios", "iosxe", "ios-xe", "ios_xe", "cisco_xe", "cisco_ios", "cisco.ios.ios"), "iosxe"),
+}
+_NORNIR_FIELDS = {"hostname": "host", "port": "port", "platform": "platform", "username": "username",
+                  "password": "password"}
+# Ansible's current variable names first; the ansible_ssh_* spellings are older aliases.
+_ANSIBLE_FIELDS = {"host": ("ansible_host", "ansible_ssh_host"), "port": ("ansible_port", "ansible_ssh_port"),
+                   "platform": ("ansible_network_os",), "username": ("ansible_user", "ansible_ssh_user")}
+OXIDIZED_COLUMNS = ("name", "model", "ip", "group", "username", "password")
+_OXIDIZED_FIELDS = {"model": "platform", "ip": "host", "username": "username", "password": "password"}
+
+
+_TOKEN_NAME = re.compile(r"<[a-z ]{1,30}>")
+
+
+class DocumentError(Exception):
+    """A file cannot be read or parsed; the message says why (not which file: the caller says
+    that) and never quotes the file's content."""
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    name: str                                       # the host's name in the inventory
+    values: dict[str, Any] = field(repr=False)      # host, port, platform (mapped), username, password
+    groups: tuple[str, ...] = ()                    # inventory groups, least specific first
+    path: str = ""                                  # key path for problems, e.g. inventories.nornir.sw1
+    source: str = ""                                # the file as the configuration names it, for warnings
+
+    def skipped(self, why: str) -> str:
+        """The one warning line for a host that is left out."""
+        return f"inventory {self.source}: host {printable(self.name)} {why}, skipped"
+
+
+@dataclass
+class InventoryResult:
+    hosts: list[InventoryHost] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    secret_files: list[Path] = field(default_factory=list)  # files that hold passwords
+
+    def add(self, host: InventoryHost | None) -> None:
+        if host is not None:
+            self.hosts.append(host)
+
+
+def map_platform(name: object) -> Platform | None:
+    """The collector's platform for an inventory's platform name, or None for other platforms."""
+    return _PLATFORMS.get(str(name).strip().lower())
+
+
+def printable(text: object) -> str:
+    """A name from a file, safe to put in a message (no terminal controls)."""
+    return clean_controls(str(text))
+
+
+# ---------------------------------------------------------------- reading files
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, noting keys given twice in one mapping (YAML keeps the last one
+    silently, which would lose a target or a group without a word)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.twice: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                continue  # an unhashable key: construct_mapping reports it
+            if key in seen:
+                self.twice.append(f"line {key_node.start_mark.line + 1}: key {printable(key)!r} given twice")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DocumentError("no such file") from None
+    except UnicodeDecodeError:
+        raise DocumentError("not UTF-8 text") from None
+    except OSError as error:
+        raise DocumentError(f"cannot read it ({error.strerror or 'error'})") from None
+
+
+def read_yaml(path: Path) -> tuple[Any, list[str]]:
+    """The document in `path` and the keys it gives twice. YAML's own messages lose any quoted
+    part: it may be a piece of a password."""
+    loader = _Loader(read_text(path))
+    try:
+        return loader.get_single_data(), loader.twice
+    except yaml.YAMLError as error:
+        raise DocumentError(f"not valid YAML ({_yaml_problem(error)})") from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = _unquoted(getattr(error, "problem", None) or "syntax error")
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
+
+
+def _unquoted(text: str) -> str:
+    """YAML quotes the character or token it stumbled on; that may belong to a secret, unless it
+    is punctuation (',' '}') or a token's name ('<stream end>')."""
+    parts = text.replace('"', "'").split("'")
+    kept = [part if index % 2 == 0 else f"'{part}'" if _harmless(part) else "…" for index, part in enumerate(parts)]
+    return "".join(kept).strip()
+
+
+def _harmless(quoted: str) -> bool:
+    return (len(quoted) == 1 and not quoted.isalnum()) or _TOKEN_NAME.fullmatch(quoted) is not None
+
+
+def _mapping(data: Any, path: str, what: str, result: InventoryResult) -> dict[Any, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        result.problems.append(f"{path}: expected a mapping of {what}")
+        return {}
+    return data
+
+
+# ---------------------------------------------------------------- platform and host records
+
+def _host(name: Any, values: dict[str, Any], groups: list[str], source: str, path: str,
+          result: InventoryResult) -> InventoryHost | None:
+    """A host record with its platform mapped, or None (and a warning) for another platform."""
+    name = str(name)
+    values = {key: value for key, value in values.items() if value is not None}
+    if "platform" in values:
+        platform = map_platform(values["platform"])
+        if platform is None:
+            result.warnings.append(
+                f"inventory {source}: host {printable(name)} platform {printable(values['platform'])} skipped")
+            return None
+        values["platform"] = platform
+    return InventoryHost(name, values, tuple(groups), f"{path}.{printable(name)}", source)
+
+
+def _note_secrets(path: Path, holds_password: bool, result: InventoryResult) -> None:
+    if holds_password and path not in result.secret_files:
+        result.secret_files.append(path)
+
+
+# ---------------------------------------------------------------- Nornir SimpleInventory
+
+def read_nornir(hosts: Path, groups: Path | None, defaults: Path | None, label: str,
+                path: str = "inventories.nornir") -> InventoryResult:
+    """Hosts of a Nornir SimpleInventory; each value resolved as Nornir does (the host, then its
+    groups depth first, then defaults)."""
+    result = InventoryResult()
+    host_map = _nornir_file(hosts, f"{path}.hosts", "host names", result)
+    group_map = _nornir_file(groups, f"{path}.groups", "group names", result) if groups else {}
+    default_map = _nornir_file(defaults, f"{path}.defaults", "settings", result) if defaults else {}
+    for name, data in host_map.items():
+        data = data if isinstance(data, dict) else {}
+        chain = _nornir_chain(data, group_map)
+        entries = [data, *(_entry(group_map, group) for group in chain), default_map]
+        values = {ours: _first(entries, theirs) for theirs, ours in _NORNIR_FIELDS.items()}
+        result.add(_host(name, values, list(reversed(chain)), label, path, result))
+    return result
+
+
+def _nornir_file(file: Path, path: str, what: str, result: InventoryResult) -> dict[Any, Any]:
+    try:
+        data, twice = read_yaml(file)
+    except DocumentError as error:
+        result.problems.append(f"{path}: {file}: {error}")
+        return {}
+    result.problems.extend(f"{path}: {line}" for line in twice)
+    data = _mapping(data, path, what, result)
+    _note_secrets(file, _holds_password(data), result)
+    return data
+
+
+def _holds_password(data: dict[Any, Any]) -> bool:
+    entries = [data, *(value for value in data.values() if isinstance(value, dict))]
+    return any(entry.get("password") is not None for entry in entries)
+
+
+def _entry(group_map: dict[Any, Any], name: str) -> dict[Any, Any]:
+    entry = group_map.get(name)
+    return entry if isinstance(entry, dict) else {}
+
+
+def _group_names(entry: dict[Any, Any]) -> list[str]:
+    names = entry.get("groups") or []
+    return [str(name) for name in names] if isinstance(names, list) else []
+
+
+def _nornir_chain(entry: dict[Any, Any], group_map: dict[Any, Any]) -> list[str]:
+    """The groups Nornir consults for a host, most specific first: each listed group followed
+    by its own parents, depth first, each group once (a cycle ends there)."""
+    chain: list[str] = []
+
+    def visit(names: list[str]) -> None:
+        for name in names:
+            if name not in chain:
+                chain.append(name)
+                visit(_group_names(_entry(group_map, name)))
+
+    visit(_group_names(entry))
+    return chain
+
+
+def _first(entries: list[dict[Any, Any]], *keys: str) -> Any:
+    """The first value set (not null) for any of `keys`, looking through `entries` in order."""
+    found = (entry[key] for entry in entries for key in keys if entry.get(key) is not None)
+    return next(found, None)
+
+
+# ---------------------------------------------------------------- Oxidized router.db
+
+def read_oxidized(file: Path, delimiter: str, columns: dict[str, int], label: str,
+                  path: str = "inventories.oxidized") -> InventoryResult:
+    """Hosts of an Oxidized router.db: one host a line, fields split at `delimiter` and picked
+    by the column map (name, model, ip, group, username, password). Blank lines and lines
+    starting with # are skipped, as Oxidized does."""
+    result = InventoryResult()
+    try:
+        text = read_text(file)
+    except DocumentError as error:
+        result.problems.append(f"{path}.path: {file}: {error}")
+        return result
+    _note_secrets(file, "password" in columns, result)
+    for number, fields in _oxidized_lines(text, delimiter):
+        result.add(_oxidized_host(number, fields, columns, label, path, result))
+    return result
+
+
+def _oxidized_lines(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield number, [field.strip() for field in line.split(delimiter)]
+
+
+def _oxidized_host(number: int, fields: list[str], columns: dict[str, int], label: str, path: str,
+                   result: InventoryResult) -> InventoryHost | None:
+    if max(columns.values()) >= len(fields) or not fields[columns["name"]]:
+        result.warnings.append(f"inventory {label}: line {number} has too few fields, skipped")
+        return None
+    values = {ours: fields[columns[theirs]] or None for theirs, ours in _OXIDIZED_FIELDS.items() if theirs in columns}
+    group = fields[columns["group"]] if "group" in columns else ""
+    return _host(fields[columns["name"]], values, [group] if group else [], label, path, result)
+
+
+# ---------------------------------------------------------------- ansible-inventory --list
+
+def read_ansible(file: Path, label: str, path: str = "inventories.ansible") -> InventoryResult:
+    """Hosts of `ansible-inventory --list` output: `_meta.hostvars` and the groups' `hosts`
+    and `children`. Group `vars` (present with --export) apply below the host's own."""
+    result = InventoryResult()
+    data = _ansible_document(file, path, result)
+    groups = {name: entry for name, entry in data.items() if name != "_meta" and isinstance(entry, dict)}
+    meta = _mapping(data.get("_meta"), f"{path}.path", "_meta sections", result)
+    hostvars = _mapping(meta.get("hostvars"), f"{path}.path", "host variables", result)
+    order = _ansible_order(groups)
+    for name in _ansible_hosts(groups, hostvars):
+        member = _ansible_groups(name, groups, order)
+        variables = _ansible_vars(name, member, groups, hostvars)
+        values = {ours: _first([variables], *names) for ours, names in _ANSIBLE_FIELDS.items()}
+        result.add(_host(name, values, member, label, path, result))
+    return result
+
+
+def _ansible_document(file: Path, path: str, result: InventoryResult) -> dict[str, Any]:
+    try:
+        data = json.loads(read_text(file))
+    except DocumentError as error:
+        result.problems.append(f"{path}.path: {file}: {error}")
+        return {}
+    except json.JSONDecodeError as error:
+        result.problems.append(f"{path}.path: {file}: not valid JSON (line {error.lineno}: {error.msg})")
+        return {}
+    return _mapping(data, f"{path}.path", "groups (the output of ansible-inventory --list)", result)
+
+
+def _listed(entry: dict[str, Any], key: str) -> list[str]:
+    items = entry.get(key) or []
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
+def _ansible_hosts(groups: dict[str, Any], hostvars: dict[Any, Any]) -> list[str]:
+    names = dict.fromkeys(str(name) for name in hostvars)
+    for entry in groups.values():
+        names.update(dict.fromkeys(_listed(entry, "hosts")))
+    return list(names)
+
+
+def _ansible_order(groups: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """Each group's place in Ansible's precedence: by depth below `all`, then by name."""
+    depth = {"all": 0}
+    frontier = ["all"]
+    while frontier:
+        parent = frontier.pop(0)
+        for child in _listed(groups.get(parent, {}), "children"):
+            if child not in depth:
+                depth[child] = depth[parent] + 1
+                frontier.append(child)
+    return {name: (depth.get(name, 1), name) for name in groups}
+
+
+def _ansible_groups(host: str, groups: dict[str, Any], order: dict[str, tuple[int, str]]) -> list[str]:
+    """The groups holding `host`, directly or through children, least specific first."""
+    member = {name for name, entry in groups.items() if host in _listed(entry, "hosts")}
+    grown = True
+    while grown:
+        parents = {name for name, entry in groups.items() if member & set(_listed(entry, "children"))}
+        grown = not parents <= member
+        member |= parents
+    if "all" in groups:
+        member.add("all")
+    return sorted(member, key=order.__getitem__)
+
+
+def _ansible_vars(host: str, member: list[str], groups: dict[str, Any], hostvars: dict[Any, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    for name in member:
+        group_vars = groups[name].get("vars")
+        variables.update(group_vars if isinstance(group_vars, dict) else {})
+    own = hostvars.get(host)
+    variables.update(own if isinstance(own, dict) else {})
+    return variables

@@ -1,0 +1,174 @@
+"""The limits that keep collection gentle: concurrency, one session per device, logins per
+second, offsets spread over the interval, backoff after authentication failures, credential
+suspension, shards. The session is a stand-in here (SSH itself: test_collect_session.py and
+the end-to-end test); everything else is the real scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import replace
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from lic_exporter.collect.config import CollectConfig, CollectSettings, Credential, Target
+from lic_exporter.collect.schedule import Collector, fresh_transcript, next_slot, offset_in_interval, shard_of
+from lic_exporter.collect.session import CollectError
+
+CREDENTIAL = Credential(username="licmon", password="not-a-real-password")
+
+
+def _targets(count: int, credential: Credential = CREDENTIAL) -> tuple[Target, ...]:
+    return tuple(Target(name=f"sw{n:03d}", host="127.0.0.1", credential=credential) for n in range(count))
+
+
+def _config(targets: tuple[Target, ...], **settings: object) -> CollectConfig:
+    return CollectConfig(targets=targets, collect=replace(CollectSettings(), **settings), warnings=())
+
+
+class StandIn:
+    """A session that records when each device was started and how many ran at once."""
+
+    def __init__(self, seconds: float = 0.05, fail: dict[str, str] | None = None):
+        self.seconds = seconds
+        self.fail = fail or {}
+        self.running = 0
+        self.most = 0
+        self.started: list[tuple[str, float]] = []
+
+    async def __call__(self, target: Target, secret) -> str:
+        self.started.append((target.name, time.monotonic()))
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.sleep(self.seconds)
+            if target.name in self.fail:
+                raise CollectError(self.fail[target.name], "refused")
+            return f"! lic-exporter transcript device={target.name}\n{target.name}# show clock\n"
+        finally:
+            self.running -= 1
+
+
+def test_at_most_concurrency_sessions_and_every_target_once(tmp_path: Path) -> None:
+    session = StandIn()
+    collector = Collector(_config(_targets(20), concurrency=4, logins_per_second=1000), tmp_path, session)
+    results = asyncio.run(collector.run_once())
+    assert session.most == 4 and len(results) == 20 and all(r.ok for r in results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"sw{n:03d}.log" for n in range(20)]
+
+
+def test_one_session_per_device(tmp_path: Path) -> None:
+    session = StandIn(seconds=0.2)
+    [target] = _targets(1)
+    collector = Collector(_config((target,), logins_per_second=1000), tmp_path, session)
+
+    async def twice():
+        return await asyncio.gather(collector.collect(target), collector.collect(target))
+
+    first, second = asyncio.run(twice())
+    assert first.ok and second is None and len(session.started) == 1
+
+
+def test_logins_are_spread_to_the_configured_rate(tmp_path: Path) -> None:
+    session = StandIn(seconds=0.0)
+    collector = Collector(_config(_targets(6), concurrency=16, logins_per_second=20), tmp_path, session)
+    asyncio.run(collector.run_once())
+    starts = sorted(when for _, when in session.started)
+    gaps = [b - a for a, b in pairwise(starts)]
+    assert min(gaps) >= 0.045 and starts[-1] - starts[0] >= 0.24
+
+
+def test_offsets_spread_a_fleet_over_the_interval_and_stay_put() -> None:
+    interval = 6 * 3600
+    buckets = Counter(int(offset_in_interval(f"leaf{n}", interval) // (interval / 10)) for n in range(2000))
+    assert set(buckets) == set(range(10)) and min(buckets.values()) > 140
+    assert offset_in_interval("leaf7", interval) == offset_in_interval("leaf7", interval)
+    settings = CollectSettings(interval=interval, jitter=0.05)
+    slot = next_slot("leaf7", settings, 1_000_000.0, random.Random(1))
+    assert 1_000_000.0 < slot <= 1_000_000.0 + interval * 1.05
+    assert (slot - offset_in_interval("leaf7", interval)) % interval < interval * 0.05 + 1e-6
+
+
+def test_authentication_failures_back_off_an_hour_doubling_to_a_day(tmp_path: Path) -> None:
+    [target] = _targets(1)
+    collector = Collector(_config((target,), logins_per_second=1000, suspend_after=99), tmp_path,
+                          StandIn(seconds=0.0, fail={"sw000": "auth"}))
+    waits = []
+    for _ in range(7):
+        result = asyncio.run(collector.collect(target))
+        assert result.reason == "auth"
+        now = time.time()
+        waits.append(collector.next_due(target, now, random.Random(0)) - now)
+    assert [round(w / 3600) for w in waits[:5]] == [1, 2, 4, 8, 16] and round(waits[6] / 3600) == 24
+    assert collector.status["sw000"].failures["auth"] == 7
+
+
+def test_a_credential_failing_on_five_devices_is_suspended(tmp_path: Path, caplog) -> None:
+    targets = _targets(8)
+    session = StandIn(seconds=0.0, fail={t.name: "auth" for t in targets})
+    collector = Collector(_config(targets, concurrency=1, logins_per_second=1000), tmp_path, session)
+    results = asyncio.run(collector.run_once())
+    assert len(session.started) == 5 and len(results) == 5  # the other three never tried
+    assert sum("suspended" in record.message for record in caplog.records) == 1
+    assert "not-a-real-password" not in caplog.text
+    now = time.time()
+    assert collector.next_due(targets[7], now, random.Random(0)) >= now + 3600 - 5
+
+
+def test_other_failures_are_counted_by_reason_and_do_not_back_off(tmp_path: Path) -> None:
+    [target] = _targets(1)
+    collector = Collector(_config((target,), logins_per_second=1000), tmp_path,
+                          StandIn(seconds=0.0, fail={"sw000": "timeout"}))
+    asyncio.run(collector.collect(target))
+    now = time.time()
+    assert collector.status["sw000"].failures == Counter({"timeout": 1})
+    assert collector.next_due(target, now, random.Random(0)) <= now + 6 * 3600 * 1.06
+
+
+def test_a_failed_run_keeps_the_previous_transcript(tmp_path: Path) -> None:
+    [target] = _targets(1)
+    good = Collector(_config((target,), logins_per_second=1000), tmp_path, StandIn(seconds=0.0))
+    asyncio.run(good.collect(target))
+    before = (tmp_path / "sw000.log").read_text()
+    bad = Collector(_config((target,), logins_per_second=1000), tmp_path,
+                    StandIn(seconds=0.0, fail={"sw000": "disconnect"}))
+    asyncio.run(bad.collect(target))
+    assert (tmp_path / "sw000.log").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sw000.log"]  # no temporary file left
+
+
+def test_a_fresh_transcript_is_not_collected_again_at_start(tmp_path: Path) -> None:
+    (tmp_path / "sw000.log").write_text("x")
+    assert fresh_transcript(tmp_path, "sw000", 3600, time.time())
+    assert not fresh_transcript(tmp_path, "sw000", 3600, time.time() + 7200)
+    assert not fresh_transcript(tmp_path, "sw001", 3600, time.time())
+
+
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_shards_share_one_inventory(shards: int) -> None:
+    names = [f"leaf{n}" for n in range(3000)]
+    by_shard = Counter(shard_of(name, shards) for name in names)
+    assert set(by_shard) == set(range(shards))
+    assert min(by_shard.values()) > len(names) / shards * 0.85
+
+
+def test_collection_is_a_room_of_its_own() -> None:
+    """lic_exporter.collect never imports the parser, the metrics, the daemon or the command line."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "lic_exporter" / "collect"
+    forbidden = {"parse", "metrics", "daemon", "cli", "serve", "build", "capture", "render", "diagnose", "fleet"}
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = {(node.module or "").split(".")[0]} if node.level == 2 else set()
+                if node.level == 0 and (node.module or "").startswith("lic_exporter."):
+                    names = {node.module.split(".")[1]}
+                assert not names & forbidden, f"{path.name} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[1:2] and a.name.split(".")[1] in forbidden
+                               for a in node.names if a.name.startswith("lic_exporter.")), path.name
