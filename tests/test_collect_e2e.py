@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,34 @@ def test_configuration_errors_are_listed_with_their_key_paths(tmp_path: Path) ->
 def _assert_no_password(password: str, texts: list[str]) -> None:
     for text in texts:
         assert password not in text
+
+
+def test_sighup_rereads_the_configuration_and_keeps_it_when_broken(tmp_path: Path, farm: SwitchFarm,
+                                                                    monkeypatch) -> None:
+    import signal
+
+    from daemon_helpers import series, wait_for
+
+    monkeypatch.setenv("LIC_TEST_SWITCH_PASSWORD", PASSWORD)
+    first, second = farm.add(password=PASSWORD), farm.add(password=PASSWORD)
+    config = tmp_path / "targets.yml"
+    _config(config, {"nx-a": (first.port, "nxos")}, tmp_path / "known_hosts")
+    daemon = Daemon("--config.file", str(config), "--collect.dir", str(tmp_path / "out"), "--jobs", "1")
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: series(daemon.samples(), "lic_exporter_collect_success", device="nx-a") == [1.0], 30)
+        config.write_text(config.read_text() + "frobnicate: 1\n")  # broken: logged, the old one kept
+        daemon.process.send_signal(signal.SIGHUP)
+        time.sleep(1.5)  # the reload runs in a thread of its own: let it read the broken file
+        _config(config, {"nx-a": (first.port, "nxos"), "nx-b": (second.port, "nxos")}, tmp_path / "known_hosts")
+        time.sleep(1.0)
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: series(daemon.samples(), "lic_exporter_collect_success", device="nx-b") == [1.0], 30)
+        wait_for(lambda: series(daemon.samples(), "cisco_smartlic_registration_state", device="nx-b",
+                                state="registered") == [1.0], 15)
+        page = daemon.get("/metrics")[1].decode()
+        assert PASSWORD not in page
+    finally:
+        _, log = daemon.stop()
+    assert "not reloaded, the running configuration is kept" in log and "frobnicate" in log
+    assert PASSWORD not in log
