@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from daemon_helpers import wait_for
 
 from lic_exporter.parse import Parser
-from lic_exporter.tail import SyslogFollower, watch
+from lic_exporter.tail import COPY_WINDOW_SECONDS, SyslogFollower, watch
 
 FAIL = ("2026 Nov 20 10:00:{s:02d} leaf{n} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
         "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")
@@ -197,3 +198,49 @@ def test_pattern_in_a_folder_that_does_not_exist_yet(tmp_path: Path, follow) -> 
     (tmp_path / "later" / "switch.log").write_text(fail(1))
     follower.poll()
     assert failures(follower) == 1
+
+
+OLD_NXOS = ("Nov 20 10:00:13 n9k-old-01 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
+            "Cisco Smart Software Manager (CSSM) : Fail to send out Call Home HTTP message\n")
+
+
+def test_look_alike_files_are_different_files(tmp_path: Path, follow) -> None:
+    """Identical lines (a switch retrying every 15 minutes, times to the second) in different
+    files are different lines: a file that begins like another is no copy of it."""
+    (tmp_path / "sw.log").write_text(OLD_NXOS * 5)
+    (tmp_path / "sw.log.1").write_text(OLD_NXOS * 30)
+    follower = follow("sw.log*")
+    assert failures(follower) == 35 and follower.snapshot().lines == 35
+    (tmp_path / "sw.log.2").write_text(OLD_NXOS * 30)  # appears later: it might be a copy ...
+    rewritten = tmp_path / "sw.log.3"
+    rewritten.write_text(OLD_NXOS * 30)
+    follower.poll()
+    with open(rewritten, "r+") as handle:  # ... and is read as it is once it is known to be none
+        handle.truncate(0)
+        handle.write(OLD_NXOS * 12)
+    time.sleep(COPY_WINDOW_SECONDS + 0.3)  # no file it begins like was truncated in time
+    follower.poll()
+    assert failures(follower) == 77 and follower.snapshot().lines == 77
+
+
+def test_copy_lacking_the_last_lines_read(tmp_path: Path) -> None:
+    """logrotate copytruncate loses what is written between its copy and its truncation; the
+    follower may have read those lines from the original: they count once, and the copy, which
+    holds a little less than was read, is no new file."""
+    log = tmp_path / "sw.log"
+    log.write_text(OLD_NXOS * 10)
+    follower = SyslogFollower([str(tmp_path / "sw.log*")], Parser().syslog_lines)
+    follower.poll()
+    shutil.copyfile(log, tmp_path / "sw.log.1")
+    with open(log, "a") as handle:
+        handle.write(OLD_NXOS * 2)
+    follower.poll()
+    os.truncate(log, 0)
+    with open(log, "a") as handle:
+        handle.write(OLD_NXOS)
+    follower.poll()
+    assert failures(follower) == 13
+    time.sleep(COPY_WINDOW_SECONDS + 0.3)  # a shorter copy is taken for one only once it is late
+    follower.poll()
+    assert failures(follower) == 13 and follower.snapshot().lines == 13
+    follower.close()

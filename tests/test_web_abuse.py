@@ -48,6 +48,7 @@ class LimitedDaemon(Daemon):
     """The real daemon, with a low open-file limit set in the child before it starts."""
 
     def __init__(self, nofile: int, *args: str):
+        self.after_stop = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
