@@ -8,7 +8,6 @@ largest section kept, never by the file size.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .privacy import clean_controls
+from .names import device_name
 from .values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
@@ -279,22 +278,3 @@ def file_stem(name: str) -> str:
     """A file's name up to its first dot, unless it starts with an IPv4 address (10.2.2.2.txt)."""
     address = _LEADING_IPV4.match(name)
     return address.group(0) if address else name.split(".", 1)[0]
-
-
-_NOT_IN_A_NAME = re.compile(r"[^a-z0-9_.:-]")
-
-
-def device_name(host: str) -> str:
-    """Short lower-case host name; an IP address stays whole. Characters no host name holds
-    (escape sequences, control characters) are dropped: the name becomes a label and reaches
-    terminals. "" when nothing is left."""
-    host = _NOT_IN_A_NAME.sub("", clean_controls(host).strip().lower())
-    if ":" in host or host.replace(".", "").isdigit():  # looks like an address: check it
-        try:
-            ipaddress.ip_address(host)
-            return host
-        except ValueError:
-            pass
-    return host.split(".", 1)[0]
-
-

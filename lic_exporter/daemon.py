@@ -76,6 +76,8 @@ class Exporter:
         self._dirty: dict[str, float] = {}
         self._syslog_dirty = False
         self._lock = threading.RLock()
+        self._rewatch_lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._page = Page(b"", b"", 0.0)
@@ -118,10 +120,12 @@ class Exporter:
     # --- what the watcher and signals call -----------------------------------------------
 
     def rewatch(self) -> None:
-        """SIGHUP: watch every folder afresh and parse everything again."""
-        if self._observer is not None:
-            self._watch_roots()
-        self.rescan()
+        """SIGHUP: watch every folder afresh and parse everything again (one at a time: two
+        signals, or a signal and a replaced folder, must not unschedule each other's watch)."""
+        with self._rewatch_lock:
+            if self._observer is not None:
+                self._watch_roots()
+            self.rescan()
 
     def mark(self, path: str) -> None:
         with self._lock:
@@ -169,7 +173,7 @@ class Exporter:
                 self._dead_roots.add(root)
 
     def _roots_changed(self) -> bool:
-        if any(folder.is_dir() for folder in self._dead_roots):
+        if any(folder.is_dir() for folder in list(self._dead_roots)):
             self._dead_roots.clear()
             return True
         for folder in self.watch_dirs:
@@ -189,7 +193,8 @@ class Exporter:
         with self._lock:
             for path in set(self.files) - found:
                 self._forget(path)
-        for result in self.parser.parse_paths(self.watch_dirs, jobs=self.parser.jobs, as_json=True):
+        for result in self.parser.parse_paths(self.watch_dirs, jobs=self.parser.jobs, as_json=True,
+                                              syslog_events=False):
             self._guarded(result.path, lambda result=result: self._apply(result))
         if self.follower is not None:
             self.follower.poll()
@@ -204,7 +209,8 @@ class Exporter:
         """Assemble and swap in a new page from the current per-device text. Should that
         fail, the last page stays and the failure is logged: a scrape always gets a page."""
         try:
-            self._render()
+            with self._render_lock:  # an older snapshot must not be swapped in after a newer one
+                self._render()
         except Exception:
             log.exception("rendering /metrics failed; the previous page is served")
 
@@ -353,8 +359,7 @@ class Exporter:
     def _refresh_once(self) -> None:
         if self._roots_changed():
             log.warning("a watched folder was removed or replaced: watching it again")
-            self._watch_roots()
-            self.rescan()
+            self.rewatch()
         if self.follower is not None:
             self.follower.poll()
         if time.monotonic() - self._page.rendered_at >= DAYS_REFRESH_SECONDS:
@@ -382,5 +387,5 @@ class _Events(FileSystemEventHandler):
                 self.exporter.mark_tree(os.fsdecode(event.dest_path or event.src_path))
             return
         self.exporter.mark(os.fsdecode(event.src_path))
-        if event.event_type == "moved":
+        if event.event_type == "moved" and not _dot_named(event.dest_path):
             self.exporter.mark(os.fsdecode(event.dest_path))

@@ -73,15 +73,22 @@ def as_utf8(handle: BinaryIO, head: bytes) -> BinaryIO | None:
         return None
     stat = os.fstat(handle.fileno())
     handle.seek(skip)
-    decoder = codecs.getincrementaldecoder(encoding or "utf-8")(errors="surrogateescape")
+    # UTF-8 keeps undecodable bytes as they were (reported later, line by line); UTF-16/32
+    # cannot carry them through, so a stray odd byte (a file cut mid-write) becomes U+FFFD.
+    errors = "replace" if encoding else "surrogateescape"
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8")(errors=errors)
     target = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the caller, who closes it)
-    held = ""  # a CR at a chunk's end may be the first half of CRLF
-    while block := handle.read(CHUNK_BYTES):
-        text = held + decoder.decode(block)
-        held = text[-1:] if text.endswith("\r") else ""
-        target.write(_line_ends(text[: len(text) - len(held)], bare_cr).encode("utf-8", "surrogateescape"))
-    target.write(_line_ends(held + decoder.decode(b"", final=True), bare_cr).encode("utf-8", "surrogateescape"))
-    target.flush()
+    try:
+        held = ""  # a CR at a chunk's end may be the first half of CRLF
+        while block := handle.read(CHUNK_BYTES):
+            text = held + decoder.decode(block)
+            held = text[-1:] if text.endswith("\r") else ""
+            target.write(_line_ends(text[: len(text) - len(held)], bare_cr).encode("utf-8", "surrogateescape"))
+        target.write(_line_ends(held + decoder.decode(b"", final=True), bare_cr).encode("utf-8", "surrogateescape"))
+        target.flush()
+    except BaseException:
+        target.close()
+        raise
     os.utime(target.fileno(), ns=(stat.st_atime_ns, stat.st_mtime_ns))
     target.seek(0)
     return target

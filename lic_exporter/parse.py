@@ -28,13 +28,13 @@ from .capture import (
     Capture,
     CaptureError,
     Section,
-    device_name,
     file_stem,
     has_prompt,
     read_capture,
 )
 from .encoding import as_utf8
 from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
+from .names import device_name
 from .privacy import clean_controls, scrub
 from .syslog import (
     PARALLEL_BYTES,
@@ -214,13 +214,14 @@ class Parser:
         return FileResult(source, tuple(kept), _syslog_issues(source, tally), syslog=tally)
 
     def parse_paths(self, paths: Iterable[Path], jobs: int = 1, as_json: bool = False,
-                    stream: RecordStream | None = None) -> Iterator[FileResult]:
+                    stream: RecordStream | None = None, syslog_events: bool | None = None) -> Iterator[FileResult]:
         """Results for every file below `paths`, in walk order; with `as_json`, records come
         serialised (FileResult.records_json), and syslog files' records go to `stream` as they
         are read. With jobs > 1 and enough files, worker processes share the files in chunks;
         then files over WHOLE_FILE_BYTES are parsed here, after the others, so that their
         records stream instead of piling up in a worker."""
         files = list(walk(paths))
+        events = as_json if syslog_events is None else syslog_events  # the daemon wants JSON, not events
         if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
             big = [item for item in files if stream is not None and _size(item[0]) > WHOLE_FILE_BYTES]
             small = [item for item in files if item not in big] if big else files
@@ -228,11 +229,11 @@ class Parser:
             global _WORKER_PARSER
             _WORKER_PARSER = replace(self, jobs=1)  # forked workers inherit it; no pools inside
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-                for results in pool.map(partial(_parse_in_worker, as_json=as_json), chunks):
+                for results in pool.map(partial(_parse_in_worker, as_json=as_json, events=events), chunks):
                     yield from results
-            yield from _parse_chunk(big, as_json, self, stream)
+            yield from _parse_chunk(big, as_json, self, stream, events)
             return
-        yield from _parse_chunk(files, as_json, self, stream)
+        yield from _parse_chunk(files, as_json, self, stream, events)
 
 
 PARALLEL_MIN_FILES = 400  # below this, starting workers costs more than it saves
@@ -241,16 +242,16 @@ _WORKER_PARSER: Parser | None = None
 
 
 def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser | None = None,
-                 stream: RecordStream | None = None) -> Iterator[FileResult]:
+                 stream: RecordStream | None = None, events: bool | None = None) -> Iterator[FileResult]:
     parser = parser or _WORKER_PARSER
     for path, explicit in files:
-        result = parser.parse_file(path, explicit, syslog_events=as_json, stream=stream)
+        result = parser.parse_file(path, explicit, syslog_events=as_json if events is None else events, stream=stream)
         if result.recognised or result.issues:
             yield result.as_json() if as_json else result
 
 
-def _parse_in_worker(files: list[tuple[Path, bool]], as_json: bool) -> list[FileResult]:
-    return list(_parse_chunk(files, as_json))
+def _parse_in_worker(files: list[tuple[Path, bool]], as_json: bool, events: bool) -> list[FileResult]:
+    return list(_parse_chunk(files, as_json, events=events))
 
 
 def _size(path: Path) -> int:

@@ -166,6 +166,30 @@ def safe_url(url: str) -> str:
     return f"{match['scheme']}{host}{match['path']}"
 
 
+# Lines of a saved session that hold a contact or a credential after their keyword (call-home
+# configuration and `show callhome`, the Smart Licensing proxy): the keyword stays, so the
+# templates still see whether each is set, the value goes.
+_SECRET_LINE = re.compile(
+    r"^(?P<key>\s*(?:email-contact|phone-contact|streetaddress|contract-id|customer-id|site-id)\s+"
+    r"|\s*(?:contact person(?:'s)? (?:name\(sysContact\)|email|phone number)|street addr)\s*:"
+    r"|\s*(?:Username|Password):)\s*\S.*$", re.IGNORECASE)
+
+
+def redact_session(text: str) -> str:
+    """A saved session with every contact and credential value replaced by <redacted>, and
+    every URL reduced to what may be shown (a transcript may hold what the switch printed)."""
+    lines = []
+    for line in text.split("\n"):
+        match = _SECRET_LINE.match(line)
+        if match:
+            line = f"{match['key']}{'' if match['key'].endswith((' ', ':')) else ' '}{REDACTED}"
+        elif "://" in line or "@" in line:
+            line = " ".join(safe_url(word) if "://" in word else (REDACTED if "@" in word else word)
+                            for word in line.split(" "))
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def safe_host(text: str) -> str:
     """A host name or address (a proxy's `Address:`), with any user information dropped."""
     if "://" in text:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import BinaryIO
 
-from .capture import device_name
+from .names import device_name
 from .privacy import scrub
 from .reasons import Reason, classify
 from .templates import FastFSM

@@ -54,7 +54,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from .capture import device_name, file_stem
+from .capture import file_stem
+from .names import device_name
 from .syslog import CHUNK_BYTES, LineParser, Tally, read_block
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,10 @@ class SyslogFollower:
             for key, (path, size) in found.items():
                 followed = self._files[key]
                 if followed.decided:
-                    self._follow(followed, path, size, now)
+                    try:  # a file that cannot be read (EIO, stale NFS) costs itself only
+                        self._follow(followed, path, size, now)
+                    except OSError as exc:
+                        log.warning("%s: cannot read: %s; trying again at the next look", path, exc)
             waiting = []
             for key, followed in self._files.items():
                 if not followed.decided:
@@ -464,7 +468,10 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if not event.is_directory and event.event_type in CHANGES:
-            self.follower.poll()
+            try:  # an exception here would end watchdog's thread, and every watch with it
+                self.follower.poll()
+            except Exception:
+                log.exception("following the syslog files failed; the periodic look tries again")
 
 
 def watch(follower: SyslogFollower, observer: Observer | None = None) -> Observer:

@@ -172,3 +172,23 @@ def test_collection_is_a_room_of_its_own() -> None:
             elif isinstance(node, ast.Import):
                 assert not any(a.name.split(".")[1:2] and a.name.split(".")[1] in forbidden
                                for a in node.names if a.name.startswith("lic_exporter.")), path.name
+
+
+def test_the_metrics_know_every_failure_reason() -> None:
+    from lic_exporter.collect.session import REASONS
+    from lic_exporter.metrics import COLLECT_REASONS
+
+    assert tuple(COLLECT_REASONS) == tuple(REASONS)
+
+
+def test_a_transcript_keeps_no_contact_or_credential(tmp_path: Path) -> None:
+    from lic_exporter.collect.transcript import write_transcript
+
+    text = ("sw1# show running-config callhome\ncallhome\n  email-contact noc@example.net\n"
+            "  phone-contact +1-408-555-0173\n  streetaddress 4711 Quarry Lane\n"
+            "  transport http proxy server http://svc:Pr0xy@proxy.example.net port 8080\n"
+            "sw1# show license status\n  Proxy:\n    Username: svc\n    Password: Pr0xy\n  VRF: management\nsw1#\n")
+    saved = write_transcript(tmp_path, "sw1", text).read_text()
+    for secret in ("noc@example.net", "555-0173", "Quarry", "Pr0xy", "svc"):
+        assert secret not in saved
+    assert "email-contact <redacted>" in saved and "http://proxy.example.net" in saved and "VRF: management" in saved

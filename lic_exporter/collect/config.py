@@ -22,7 +22,6 @@ import contextlib
 import difflib
 import hashlib
 import hmac
-import ipaddress
 import os
 import re
 import secrets
@@ -35,6 +34,7 @@ from typing import Annotated, Any, Literal, NoReturn, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from ..names import device_name  # the contract's device rule, as the parser applies it
 from . import inventory
 from .inventory import OXIDIZED_COLUMNS, DocumentError, InventoryHost, InventoryResult, printable
 
@@ -49,7 +49,6 @@ _TARGET_FIELDS = ("host", "port", "platform", "host_key_policy", "known_hosts", 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_NOT_IN_A_NAME = re.compile(r"[^a-z0-9_.:-]")
 # Inline passwords enter Credential.identity only through a keyed hash whose key lives in this
 # process alone: an identity written to a log cannot be used to guess the password offline.
 _IDENTITY_KEY = secrets.token_bytes(32)
@@ -177,21 +176,6 @@ class CollectConfig:
     targets: tuple[Target, ...]
     collect: CollectSettings
     warnings: tuple[str, ...] = ()
-
-
-def device_name(name: str) -> str:
-    """The device name of a target: the short host name, lower-cased; an IP address stays
-    whole (the contract's device rules, as the parser applies them to prompts)."""
-    name = _NOT_IN_A_NAME.sub("", printable(name).strip().lower())
-    return name if _is_address(name) else name.split(".", 1)[0]
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- value rules for pydantic

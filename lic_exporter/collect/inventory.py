@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lic_exporter.privacy import clean_controls
+from ..privacy import clean_controls
 
 Platform = Literal["nxos", "iosxe"]
 

@@ -58,9 +58,9 @@ class CollectLoop:
     def statuses(self) -> list[DeviceStatus]:
         """A copy of every target's status, safe to render while collection goes on."""
         with self._lock:
+            names = {target.name for target in self.collector.config.targets}
             return [replace(status, failures=status.failures.copy())
-                    for name, status in sorted(self.collector.status.items())
-                    if name in {target.name for target in self.collector.config.targets}]
+                    for name, status in sorted(self.collector.status.items()) if name in names]
 
     def _poke(self) -> None:
         if self._loop is not None and self._wake is not None:
@@ -93,8 +93,9 @@ class CollectLoop:
             await self.collector.collect(target)
         except Exception:  # a bug costs this run of this device, never the loop
             log.exception("%s: collection failed unexpectedly", target.name)
-        finally:
-            self._set_due(target, self.collector.next_due(target, time.time(), self.rng))
+        finally:  # not for a target a reload removed meanwhile: it would never run again
+            if any(current.name == target.name for current in self.collector.config.targets):
+                self._set_due(target, self.collector.next_due(target, time.time(), self.rng))
 
     def _schedule_all(self, targets: tuple[Target, ...]) -> None:
         now, interval = time.time(), self.collector.config.collect.interval

@@ -186,7 +186,7 @@ class Collector:
         try:
             secret = target.credential.secret()
             text = await asyncio.wait_for(self.session(target, secret), timeout=target.device_timeout + 5)
-            path = write_transcript(self.out_dir, target.name, text)
+            path = await asyncio.to_thread(write_transcript, self.out_dir, target.name, text)  # fsyncs: off the loop
         except CollectError as exc:
             return CollectResult(target.name, False, exc.reason, exc.message, started, time.monotonic() - begun)
         except ConfigError as exc:
@@ -225,7 +225,7 @@ class Collector:
         settings = self.config.collect
         failures = self.status[target.name].auth_failures_in_a_row if target.name in self.status else 0
         if failures:  # the backoff, not the slot: the retry comes when the wait is over
-            due = now + min(settings.auth_backoff * 2 ** (failures - 1), settings.auth_backoff_max)
+            due = now + min(settings.auth_backoff * 2 ** min(failures - 1, 32), settings.auth_backoff_max)
         else:
             due = next_slot(target.name, settings, now, rng)
         return max(due, self.guard.suspended_until.get(target.credential.identity, 0.0))

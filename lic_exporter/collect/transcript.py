@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..privacy import redact_session
+
 TRANSCRIPT_MODE = 0o640  # call-home contacts are in it: not for every local user
 STALE_TEMP_SECONDS = 3600.0  # temporary files this old are left-overs of a crash
 
@@ -29,6 +31,7 @@ def write_transcript(out_dir: Path, device: str, text: str) -> Path:
     not a plain file name."""
     if not device or device.startswith(".") or "/" in device or "\\" in device or "\0" in device:
         raise ValueError(f"device name {device!r} cannot name a transcript file")
+    text = redact_session(text)  # a transcript never keeps contacts or credentials the switch printed
     final = transcript_path(out_dir, device)
     fd, temporary = tempfile.mkstemp(prefix=f".{device}.log.", suffix=".tmp", dir=out_dir)
     try:
