@@ -1,64 +1,326 @@
-"""Writes Grafana's alert rule provisioning file (grafana/provisioning/alerting/) for the
-Grafana-managed alerts; called by build_dashboards.py, which writes every generated file."""
+"""Writes the alerting files from one table (ALERTS below): the Prometheus rules
+(prometheus/lic_exporter.rules.yml) and their Grafana-managed twins
+(grafana/provisioning/alerting/lic_exporter.yml). Called by build_dashboards.py, which writes
+every generated file; on its own:
+
+    python dashboards/build_alerting.py [--runbook-base-url URL] [--dashboard-base-url URL]
+
+Every alert gets `runbook_url` (RUNBOOK_BASE + "#" + the README anchor) and, where a dashboard
+helps, `dashboard_url` (DASHBOARD_BASE + "/d/<uid>"); both bases are options.
+"""
 
 from __future__ import annotations
 
+import argparse
+import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-# Grafana-managed alerts on the deadlines: (uid, title, deadline, below days, severity, wait)
-GRAFANA_ALERTS = [
-    ("lic-registration-expiring", "Smart Licensing registration expiring", "registration_expiry", 30, "warning", "1h"),
-    ("lic-registration-expiring-critical", "Smart Licensing registration about to expire", "registration_expiry", 7,
-     "critical", "0s"),
-    ("lic-communication-deadline", "Licence authorization must reach Cisco", "communication_deadline", 14, "warning",
-     "1h"),
-    ("lic-communication-deadline-critical", "Licence authorization about to expire", "communication_deadline", 3,
-     "critical", "0s"),
-    ("lic-report-ack-deadline", "Usage report acknowledgement due", "report_ack", 14, "warning", "1h"),
-    ("lic-report-ack-deadline-critical", "Usage report acknowledgement overdue or nearly", "report_ack", 3, "critical",
-     "0s"),
-    ("lic-evaluation-expiring", "Evaluation period ending", "evaluation_expiry", 14, "warning", "1h"),
+RUNBOOK_BASE = "README.md"  # repository-relative: resolves on GitHub/GitLab and in a checkout
+DASHBOARD_BASE = ""  # relative to the Grafana that renders the link
+DATASOURCE_UID = "${LIC_EXPORTER_PROMETHEUS_UID}"  # Grafana expands it when it reads the file
+DEVICE_BOARD, FLEET_BOARD = "lic-exporter-device", "lic-exporter-fleet"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    group: str  # deadlines, states, health
+    query: str  # the value: Grafana's query A, and the Prometheus expression before `cond`
+    cond: str  # Prometheus comparison, e.g. "< 30"
+    grafana: tuple[str, float]  # Grafana's threshold on A (gt/lt only: every Grafana has them)
+    severity: str | None
+    summary: str  # Prometheus templates; Grafana's read $values.A.Value for $value
+    description: str
+    anchor: str
+    wait: str | None = None
+    dashboard: str | None = None  # "device" or "fleet"
+    expr: str | None = None  # the Prometheus expression when it is not `query cond`
+    comment: str = ""
+    twin: bool = True  # a Grafana-managed twin (see NO_GRAFANA_TWIN)
+
+    @property
+    def prometheus_expr(self) -> str:
+        return self.expr or f"{self.query} {self.cond}"
+
+    @property
+    def grafana_query(self) -> str:
+        """Query A. A bare selector is wrapped in `min without ()`, which drops only the metric
+        name: Prometheus drops it from alert labels, Grafana would keep it in the instance's."""
+        if re.fullmatch(r"[a-z_:]+\{[^{}]*\}", self.query):
+            return f"min without () ({self.query})"
+        return self.query
+
+    @property
+    def health(self) -> bool:
+        """Exporter-wide health: no data or a failing query must alert."""
+        return self.group == "health" and self.name != "LicDeviceMissing"
+
+
+def _deadline(name: str, deadline: str, below: float, severity: str, summary: str, description: str,
+              anchor: str) -> Alert:
+    return Alert(name, "deadlines", f'cisco_smartlic_deadline_days{{deadline="{deadline}"}}', f"< {below}",
+                 ("lt", below), severity, summary, description, anchor, "1h" if severity == "warning" else None,
+                 "device")
+
+
+_V1 = '{{ $value | printf "%.1f" }}'
+_V0 = '{{ $value | printf "%.0f" }}'
+_DUR = "{{ $value | humanizeDuration }}"
+_PROBLEMS = "out_of_compliance|authorization_expired|attempt_overdue|report_ack_overdue|stale_capture"
+_RECENT = ("time() - lic_exporter_collect_last_success_timestamp_seconds < 2 * lic_exporter_collect_interval_seconds")
+
+ALERTS = [
+    _deadline("LicRegistrationExpiring", "registration_expiry", 30, "warning",
+              f"{{{{ $labels.device }}}}: Smart Licensing registration expires in {_V1} days",
+              "The ID certificate of {{ $labels.device }} is renewed every 6 months and valid for a year; its renewal "
+              f"has not succeeded and it expires in {_V1} days. Then the device falls back to unregistered.",
+              "licregistrationexpiring"),
+    _deadline("LicRegistrationExpiringCritical", "registration_expiry", 7, "critical",
+              f"{{{{ $labels.device }}}}: Smart Licensing registration expires in {_V1} days",
+              f"Registration of {{{{ $labels.device }}}} expires in {_V1} days; restore call-home to Cisco or "
+              "re-register with a new ID token.", "licregistrationexpiring"),
+    _deadline("LicCommunicationDeadline", "communication_deadline", 14, "warning",
+              f"{{{{ $labels.device }}}}: licence authorization must reach Cisco within {_V1} days",
+              f"Authorization is renewed every 30 days and valid for 90; {{{{ $labels.device }}}} has {_V1} days "
+              "left before AUTHORIZATION EXPIRED.", "liccommunicationdeadline"),
+    _deadline("LicCommunicationDeadlineCritical", "communication_deadline", 3, "critical",
+              f"{{{{ $labels.device }}}}: licence authorization expires in {_V1} days",
+              f"{{{{ $labels.device }}}} will be AUTHORIZATION EXPIRED in {_V1} days unless it reaches Cisco.",
+              "liccommunicationdeadline"),
+    _deadline("LicReportAckDeadline", "report_ack", 14, "warning",
+              f"{{{{ $labels.device }}}}: usage report acknowledgement due in {_V1} days",
+              "Smart Licensing Using Policy: {{ $labels.device }} must have a usage report acknowledged by Cisco "
+              f"within {_V1} days (Next ACK deadline).", "licreportackdeadline"),
+    _deadline("LicReportAckDeadlineCritical", "report_ack", 3, "critical",
+              f"{{{{ $labels.device }}}}: usage report acknowledgement due in {_V1} days",
+              f"{{{{ $labels.device }}}} has {_V1} days to get its usage report acknowledged (negative: overdue).",
+              "licreportackdeadline"),
+    _deadline("LicEvaluationExpiring", "evaluation_expiry", 14, "warning",
+              f"{{{{ $labels.device }}}}: evaluation period ends in {_V1} days",
+              "{{ $labels.device }} runs unregistered in evaluation mode (90 days of use); about "
+              f"{_V1} days are left. Register it with an ID token.", "licevaluationexpiring"),
+    Alert("LicOutOfCompliance", "states", 'cisco_smartlic_authorization_state{state="out_of_compliance"}', "== 1",
+          ("gt", 0.5), "warning", "{{ $labels.device }}: licences out of compliance",
+          "{{ $labels.device }} uses more licences than its virtual account holds (OUT OF COMPLIANCE for over an "
+          "hour).", "licoutofcompliance", "1h", "device"),
+    Alert("LicAuthorizationExpired", "states", 'cisco_smartlic_authorization_state{state="authorization_expired"}',
+          "== 1", ("gt", 0.5), "critical", "{{ $labels.device }}: licence authorization expired",
+          "{{ $labels.device }} has not reached Cisco for 90 days (AUTHORIZATION EXPIRED); it retries hourly.",
+          "licauthorizationexpired", None, "device"),
+    Alert("LicAttemptOverdue", "states",
+          "max by (device) (cisco_smartlic_source_timestamp_seconds)\n- on (device) group_right\n"
+          'cisco_smartlic_next_attempt_timestamp_seconds{attempt=~"registration_renewal|authorization_renewal"}',
+          "> 86400", ("gt", 86400), "warning",
+          f"{{{{ $labels.device }}}}: {{{{ $labels.attempt }}}} attempt overdue by {_DUR}",
+          f"The output of {{{{ $labels.device }}}} was captured {_DUR} after the next {{{{ $labels.attempt }}}} "
+          "attempt it names: the attempt did not happen or did not succeed.", "licattemptoverdue", "1h", "device",
+          expr="max by (device) (cisco_smartlic_source_timestamp_seconds)\n- on (device) group_right\n"
+               'cisco_smartlic_next_attempt_timestamp_seconds{attempt=~"registration_renewal|authorization_renewal"}'
+               "\n> 86400",
+          comment="Judged against the capture, not the clock: an old capture is LicSourceDataStale's matter."),
+    # Grafana's threshold has gt/lt only; the count is extrapolated, so > 2.999 stands for >= 3.
+    Alert("LicCallhomeFailuresRepeating", "states",
+          "sum by (device) (\n  (cisco_smartlic_callhome_failures_total unless cisco_smartlic_callhome_failures_total"
+          " offset 6h)\n  or increase(cisco_smartlic_callhome_failures_total[6h])\n)",
+          ">= 3", ("gt", 2.999), "warning", f"{{{{ $labels.device }}}}: {_V0} call-home failures in 6 hours",
+          "{{ $labels.device }} keeps failing to reach Cisco; cisco_smartlic_callhome_failures_total by reason says "
+          "why.", "liccallhomefailuresrepeating", None, "device",
+          comment="A series born within the window counts from zero (increase() would miss its first\n"
+                  "value); older series count their increase."),
+    Alert("LicSourceDataStale", "states", "time() - max by (device) (cisco_smartlic_source_timestamp_seconds)",
+          "> 2 * 86400", ("gt", 2 * 86400), "warning", f"{{{{ $labels.device }}}}: licensing outputs are {_DUR} old",
+          f"The newest saved output of {{{{ $labels.device }}}} was captured {_DUR} ago; the collection job may have "
+          "stopped. Deadlines shown may be out of date.", "licsourcedatastale", "1h", "device"),
+    Alert("LicProblem", "states",
+          f'cisco_smartlic_problem{{severity=~"warning|critical",\n  problem!~"{_PROBLEMS}"}}', "== 1",
+          ("gt", 0.5), None, "{{ $labels.device }}: {{ $labels.problem }}",
+          "lic-exporter diagnose finds {{ $labels.problem }} ({{ $labels.severity }}) on {{ $labels.device }}; run "
+          "it on the device's outputs for what is wrong and what to type.", "lic-exporter-diagnose", "1h", "device",
+          comment="One alert for every diagnose finding above info; the series' own severity label\n"
+                  "(warning, critical) is the alert's.\n"
+                  "Findings with an alert of their own above are left to it (no double notification)."),
+    # Grafana's query is 1 while failing, 0 while not, so that a healthy fleet returns data.
+    Alert("LicCollectionFailing", "states",
+          f"(lic_exporter_collect_success == bool 0\n  unless on (instance, job, device)\n  ({_RECENT}))\n"
+          "or on (instance, job, device) 0 * lic_exporter_collect_success",
+          "== 1", ("gt", 0.5), "warning", "{{ $labels.device }}: collection from the switch keeps failing",
+          "lic_exporter cannot collect {{ $labels.device }} (lic_exporter_collect_failures_total by reason says "
+          "why); its licensing series are getting old.", "liccollectionfailing", "30m", "device",
+          expr=f"lic_exporter_collect_success == 0\nunless on (instance, job, device)\n({_RECENT})", twin=False,
+          comment="Collection has not succeeded for two intervals (the device's transcript and so its\n"
+                  "licensing series are that old), or a device never collected keeps failing."),
+    Alert("LicExporterParseErrors", "states", 'lic_exporter_files{state="error"}', "> 0", ("gt", 0), "warning",
+          f"lic_exporter on {{{{ $labels.instance }}}}: {_V0} file(s) cannot be parsed",
+          "Their devices keep their last good values; the exporter log names each file and line.",
+          "licexporterparseerrors", "30m", "fleet"),
+    # Silence is an alert: the exporter down, gone, or a device gone from it.
+    Alert("LicExporterDown", "health",
+          'max by (instance, job) (\n  up{job=~".*lic_exporter.*"}\n'
+          "  or (up and on (instance, job) max_over_time(lic_exporter_build_info[1d]))\n)",
+          "< 1", ("lt", 1), "critical", "lic_exporter target {{ $labels.instance }} (job {{ $labels.job }}) is down",
+          "Prometheus cannot scrape {{ $labels.instance }}: no licensing series come from it, so no deadline "
+          "alert of its devices can fire.", "licexporterdown", "5m", "fleet",
+          expr='up{job=~".*lic_exporter.*"} == 0\n'
+               "or (up == 0 and on (instance, job) max_over_time(lic_exporter_build_info[1d]))",
+          comment="A target whose job names lic_exporter, or any target that exported\n"
+                  "lic_exporter_build_info in the last day (whatever its job is called)."),
+    Alert("LicExporterAbsent", "health", "count(lic_exporter_build_info) or vector(0)", "< 1", ("lt", 1), "critical",
+          "No lic_exporter series in Prometheus",
+          "lic_exporter_build_info is absent: no exporter is scraped (target removed, relabelled away, or Prometheus "
+          "cannot reach it), so no licensing alert can fire.", "licexporterabsent", "5m", "fleet",
+          expr="absent(lic_exporter_build_info)"),
+    Alert("LicDeviceMissing", "health",
+          "count by (device) (cisco_smartlic_info)\nor 0 * max by (device) (max_over_time(cisco_smartlic_info[1d]))",
+          "< 1", ("lt", 1), "warning", "{{ $labels.device }}: its licensing series are gone",
+          "{{ $labels.device }} had licensing series in the last day and has none now: its outputs are no longer "
+          "read, or its exporter is down. Its deadline alerts cannot fire.", "licdevicemissing", "10m", "device",
+          expr="max by (device) (max_over_time(cisco_smartlic_info[1d]))\n"
+               "unless max by (device) (cisco_smartlic_info)",
+          comment="By device only: a device moved to another exporter (instance, job) is not missing."),
 ]
 
+# Prometheus alerts without a Grafana twin yet, and why (tests/test_alerting.py checks the reason holds).
+NO_GRAFANA_TWIN = {
+    "LicCollectionFailing": "needs lic_exporter_collect_interval_seconds, which the exporter exports but "
+                            "/work/shared/CONTRACT.md does not list yet (Grafana queries use contract metrics only)",
+}
+assert NO_GRAFANA_TWIN.keys() == {a.name for a in ALERTS if not a.twin}
 
-def grafana_alerting() -> dict:
-    """Grafana alert rule provisioning (file format, apiVersion 1). Set datasourceUid to the
-    UID of your Prometheus data source."""
-    rules = []
-    for uid, title, deadline, below, severity, wait in GRAFANA_ALERTS:
-        expr = f'min by (device) (cisco_smartlic_deadline_days{{deadline="{deadline}"}})'
-        rules.append({
-            "uid": uid, "title": title, "condition": "C",
-            "data": [
-                {"refId": "A", "relativeTimeRange": {"from": 600, "to": 0}, "datasourceUid": "prometheus",
-                 "model": {"refId": "A", "expr": expr, "instant": True}},
-                {"refId": "C", "datasourceUid": "__expr__",
-                 "model": {"refId": "C", "type": "threshold", "expression": "A",
-                           "conditions": [{"evaluator": {"type": "lt", "params": [below]}}]}},
-            ],
-            "noDataState": "OK", "execErrState": "Error", "for": wait,
-            "labels": {"severity": severity},
-            "annotations": {
-                "summary": f"{{{{ $labels.device }}}}: {deadline.replace('_', ' ')} in "
-                           f"{{{{ humanize $values.A.Value }}}} days",
-                "description": f"{title}: fewer than {below} days left on {{{{ $labels.device }}}}.",
-                "runbook_url": f"README.md#{_anchor(deadline)}",
-            },
-        })
-    return {"apiVersion": 1, "groups": [{"orgId": 1, "name": "lic_exporter deadlines",
-                                         "folder": "Cisco Smart Licensing", "interval": "5m", "rules": rules}]}
+RECORDING = [
+    ("The earliest deadline of each device, in days (negative once passed).",
+     {"record": "device:cisco_smartlic_deadline_days:min", "expr": "min by (device) (cisco_smartlic_deadline_days)"}),
+    ("... and which deadline it is, as a label, for tables.",
+     {"record": "device_deadline:cisco_smartlic_deadline_days:nearest",
+      "expr": "cisco_smartlic_deadline_days == on (device) group_left device:cisco_smartlic_deadline_days:min"}),
+]
+GROUPS = {"deadlines": "5m", "states": "5m", "health": "1m"}  # Grafana's evaluation interval per group
 
 
-def _anchor(deadline: str) -> str:
-    return {"registration_expiry": "licregistrationexpiring", "communication_deadline": "liccommunicationdeadline",
-            "report_ack": "licreportackdeadline", "evaluation_expiry": "licevaluationexpiring"}[deadline]
+def _uid(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+def annotations(alert: Alert, runbook_base: str, dashboard_base: str, grafana: bool = False) -> dict:
+    found = {"summary": alert.summary, "description": alert.description}
+    if grafana:
+        found = {k: v.replace("$value ", "$values.A.Value ") for k, v in found.items()}
+    found["runbook"] = f"README.md#{alert.anchor}"  # kept: tests/test_alertmanager_e2e.py reads it
+    found["runbook_url"] = f"{runbook_base}#{alert.anchor}"
+    if alert.dashboard == "device":
+        found["dashboard_url"] = f"{dashboard_base}/d/{DEVICE_BOARD}?var-device={{{{ $labels.device }}}}"
+    elif alert.dashboard == "fleet":
+        found["dashboard_url"] = f"{dashboard_base}/d/{FLEET_BOARD}"
+    return found
 
-def write(here: Path) -> None:
+
+def prometheus_rules(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DASHBOARD_BASE) -> list:
+    """[(group name, [(comment, rule)])]"""
+    groups = [("lic_exporter.recording", RECORDING)]
+    for group in GROUPS:
+        rules = []
+        for alert in (a for a in ALERTS if a.group == group):
+            rule: dict = {"alert": alert.name, "expr": alert.prometheus_expr}
+            if alert.wait:
+                rule["for"] = alert.wait
+            if alert.severity:
+                rule["labels"] = {"severity": alert.severity}
+            rule["annotations"] = annotations(alert, runbook_base, dashboard_base)
+            rules.append((alert.comment, rule))
+        groups.append((f"lic_exporter.{group}", rules))
+    return groups
+
+
+def grafana_alerting(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DASHBOARD_BASE) -> dict:
+    """Grafana alert rule provisioning (file format, apiVersion 1), every Prometheus alert's twin:
+    the same name (alertname), labels and query value. The data source UID is an environment
+    variable Grafana expands when it reads the file."""
+    groups = []
+    for group, interval in GROUPS.items():
+        rules = []
+        for alert in (a for a in ALERTS if a.group == group and a.twin):
+            kind, param = alert.grafana
+            # Exporter health: no data or a failed query is an alert. Everything else keeps its last
+            # state: a dead exporter must not resolve firing alerts (the health alerts say why), and
+            # a deadline no device has (no data) must not fire.
+            no_data, exec_err = ("Alerting", "Alerting") if alert.health else ("KeepLast", "KeepLast")
+            rules.append({
+                "uid": _uid(alert.name), "title": alert.name, "condition": "C",
+                "data": [
+                    {"refId": "A", "relativeTimeRange": {"from": 600, "to": 0}, "datasourceUid": DATASOURCE_UID,
+                     "model": {"refId": "A", "expr": alert.grafana_query, "instant": True}},
+                    {"refId": "C", "datasourceUid": "__expr__",
+                     "model": {"refId": "C", "type": "threshold", "expression": "A",
+                               "conditions": [{"evaluator": {"type": kind, "params": [param]}}]}},
+                ],
+                "noDataState": no_data, "execErrState": exec_err, "for": alert.wait or "0s",
+                "labels": {"severity": alert.severity} if alert.severity else {},
+                "annotations": annotations(alert, runbook_base, dashboard_base, grafana=True),
+            })
+        groups.append({"orgId": 1, "name": f"lic_exporter {group}", "folder": "Cisco Smart Licensing",
+                       "interval": interval, "rules": rules})
+    return {"apiVersion": 1, "groups": groups}
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def _dump(document) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100_000, allow_unicode=True)
+
+
+def rules_text(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DASHBOARD_BASE) -> str:
+    lines = ["# Generated by dashboards/build_alerting.py (python dashboards/build_dashboards.py): edit the",
+             "# table there. Prometheus rules for lic_exporter: two recording rules, the deadline, state and",
+             "# health alerts. Load with `rule_files: [lic_exporter.rules.yml]`; runbooks: README.md,",
+             '# "Alerts and runbooks".', "groups:"]
+    for name, rules in prometheus_rules(runbook_base, dashboard_base):
+        lines += [f"  - name: {name}", "    rules:"]
+        for comment, rule in rules:
+            lines += [f"      # {line}" for line in comment.splitlines()]
+            lines += ["      " + line for line in _dump([rule]).splitlines()]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def options(argv: list[str] | None = None) -> dict:
+    """--runbook-base-url and --dashboard-base-url, other arguments left alone."""
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    parser.add_argument("--runbook-base-url", dest="runbook_base", default=RUNBOOK_BASE,
+                        help=f"runbook_url is this + '#<alert anchor>' (default {RUNBOOK_BASE})")
+    parser.add_argument("--dashboard-base-url", dest="dashboard_base", default=DASHBOARD_BASE,
+                        help="dashboard_url is this + '/d/<uid>...' (default: relative to Grafana)")
+    found, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return {"runbook_base": found.runbook_base.rstrip("#"), "dashboard_base": found.dashboard_base.rstrip("/")}
+
+
+def write(here: Path, runbook_base: str | None = None, dashboard_base: str | None = None) -> None:
+    """Writes both files. A base left None comes from the command line (so that
+    `build_dashboards.py --runbook-base-url URL` works), else its default."""
+    given = options()
+    runbook_base = given["runbook_base"] if runbook_base is None else runbook_base
+    dashboard_base = given["dashboard_base"] if dashboard_base is None else dashboard_base
+    rules = here / "prometheus" / "lic_exporter.rules.yml"
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    rules.write_text(rules_text(runbook_base, dashboard_base))
     alerting = here / "grafana" / "provisioning" / "alerting" / "lic_exporter.yml"
     alerting.parent.mkdir(parents=True, exist_ok=True)
-    alerting.write_text("# Generated by dashboards/build_dashboards.py. Set datasourceUid to your Prometheus "
-                        "data source's UID.\n" + yaml.safe_dump(grafana_alerting(), sort_keys=False, width=120))
+    alerting.write_text("# Generated by dashboards/build_alerting.py (python dashboards/build_dashboards.py).\n"
+                        "# Set LIC_EXPORTER_PROMETHEUS_UID in Grafana's environment to your Prometheus data source's"
+                        " UID.\n" + _dump(grafana_alerting(runbook_base, dashboard_base)))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runbook-base-url", default=RUNBOOK_BASE)
+    parser.add_argument("--dashboard-base-url", default=DASHBOARD_BASE)
+    parser.parse_args()  # --help, and unknown arguments refused
+    write(Path(__file__).resolve().parent)

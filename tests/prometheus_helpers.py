@@ -29,15 +29,19 @@ def binary(name: str) -> str:
 
 
 class Prometheus:
-    def __init__(self, folder: Path, target_port: int, rule_files: list[Path] | None = None):
+    def __init__(self, folder: Path, target_port: int, rule_files: list[Path] | None = None,
+                 alertmanager: str | None = None):
+        """alertmanager: "host:port" of an Alertmanager to send the rules' alerts to."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = folder / "prometheus.yml"
         rules = "".join(f"  - {path}\n" for path in rule_files or [])
+        alerting = (f'alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["{alertmanager}"]\n'
+                    if alertmanager else "")
         config.write_text(f"""global:
   scrape_interval: 1s
   evaluation_interval: 1s
-{"rule_files:" + chr(10) + rules if rules else ""}scrape_configs:
+{"rule_files:" + chr(10) + rules if rules else ""}{alerting}scrape_configs:
   - job_name: lic_exporter
     static_configs:
       - targets: ["127.0.0.1:{target_port}"]

@@ -31,7 +31,7 @@ def board_queries() -> list[tuple[str, str]]:
     for path in BOARDS:
         board = json.loads(path.read_text())
         for panel in board["panels"]:
-            found.extend((f"{path.stem}: {panel['title']}", t["expr"]) for t in panel["targets"])
+            found.extend((f"{path.stem}: {panel['title']}", t["expr"]) for t in panel.get("targets", []))
         for variable in board["templating"]["list"]:
             if variable["type"] == "query":
                 found.append((f"{path.stem}: variable {variable['name']}", variable["query"]["query"]))
@@ -46,11 +46,14 @@ def alert_queries() -> list[tuple[str, str]]:
 
 def concrete(expr: str) -> str:
     """Grafana's variables replaced as a scrape of the whole fleet would need them."""
-    match = re.fullmatch(r"label_values\((\w+), (\w+)\)", expr)
+    for variable, everything in (("device", ".+"), ("job", ".+"), ("instance", ".+"), ("smart_account", ".*"),
+                                 ("virtual_account", ".*")):
+        expr = expr.replace(f'{variable}="${variable}"', f'{variable}=~"{everything}"')
+        expr = expr.replace(f'{variable}=~"${variable}"', f'{variable}=~"{everything}"')
+    match = re.fullmatch(r"label_values\((\w+(?:\{[^}]*\})?), (\w+)\)", expr)
     if match:
         return f"count by ({match[2]}) ({match[1]})"
-    return (expr.replace('device="$device"', 'device=~".+"').replace("$__rate_interval", "1m")
-            .replace("$__range", "1h"))
+    return expr.replace("$__rate_interval", "1m").replace("$__range", "1h")
 
 
 def test_generated_files_are_current(tmp_path: Path) -> None:
@@ -67,7 +70,7 @@ def test_dashboard_shape(path: Path) -> None:
     assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
     for panel in board["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
-        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"]), panel["title"]
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel.get("targets", [])), panel["title"]
     ids = [panel["id"] for panel in board["panels"]]
     assert len(ids) == len(set(ids))
 
