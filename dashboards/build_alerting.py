@@ -150,7 +150,7 @@ ALERTS = [
           "== 1", ("gt", 0.5), "warning", "{{ $labels.device }}: collection from the switch keeps failing",
           "lic_exporter cannot collect {{ $labels.device }} (lic_exporter_collect_failures_total by reason says "
           "why); its licensing series are getting old.", "liccollectionfailing", "30m", "device",
-          expr=f"lic_exporter_collect_success == 0\nunless on (instance, job, device)\n({_RECENT})", twin=False,
+          expr=f"lic_exporter_collect_success == 0\nunless on (instance, job, device)\n({_RECENT})",
           comment="Collection has not succeeded for two intervals (the device's transcript and so its\n"
                   "licensing series are that old), or a device never collected keeps failing."),
     Alert("LicExporterParseErrors", "states", 'lic_exporter_files{state="error"}', "> 0", ("gt", 0), "warning",
@@ -184,10 +184,7 @@ ALERTS = [
 ]
 
 # Prometheus alerts without a Grafana twin yet, and why (tests/test_alerting.py checks the reason holds).
-NO_GRAFANA_TWIN = {
-    "LicCollectionFailing": "needs lic_exporter_collect_interval_seconds, which the exporter exports but "
-                            "/work/shared/CONTRACT.md does not list yet (Grafana queries use contract metrics only)",
-}
+NO_GRAFANA_TWIN: dict[str, str] = {}
 assert NO_GRAFANA_TWIN.keys() == {a.name for a in ALERTS if not a.twin}
 
 RECORDING = [

@@ -124,13 +124,8 @@ def test_every_prometheus_alert_has_a_grafana_twin() -> None:
     assert len({rule["uid"] for rule in grafana.values()}) == len(grafana)
 
 
-def test_the_reason_for_a_missing_twin_still_holds() -> None:
-    """LicCollectionFailing needs a metric the contract does not list; once it does, add the twin."""
-    contract = PROJECT.parent / "shared" / "CONTRACT.md"
-    source = (contract if contract.is_file() else README).read_text()
-    assert set(build_alerting.NO_GRAFANA_TWIN) <= {"LicCollectionFailing"}
-    if build_alerting.NO_GRAFANA_TWIN:
-        assert "`lic_exporter_collect_interval_seconds`" not in source, "set twin=True on LicCollectionFailing"
+def test_every_alert_has_its_twin() -> None:
+    assert build_alerting.NO_GRAFANA_TWIN == {}
 
 
 def test_grafana_alerts_use_the_environment_uid_and_never_read_silence_as_healthy() -> None:
