@@ -75,12 +75,18 @@ class Prometheus:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        stop_process(self.process, self.log)
+
+
+def stop_process(process: subprocess.Popen, log) -> None:
+    """Terminate a server started for a test (kill it if it lingers) and close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
 
 
 def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[Daemon, Prometheus, Path]:

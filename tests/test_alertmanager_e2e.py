@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 from daemon_helpers import Daemon, free_port
-from prometheus_helpers import Prometheus, binary
+from prometheus_helpers import Prometheus, binary, stop_process
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "dashboards" / "alertmanager" / "alertmanager.yml"
@@ -149,13 +149,7 @@ class Alertmanager:
         return self.get("/api/v2/alerts")  # type: ignore[return-value]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+        stop_process(self.process, self.log)
 
 
 def wait_until(what: str, check: Callable[[], object], processes: list, timeout: float = WAIT) -> object:
