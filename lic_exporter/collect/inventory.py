@@ -292,8 +292,9 @@ def read_ansible(file: Path, label: str, path: str = "inventories.ansible") -> I
     meta = _mapping(data.get("_meta"), f"{path}.path", "_meta sections", result)
     hostvars = _mapping(meta.get("hostvars"), f"{path}.path", "host variables", result)
     order = _ansible_order(groups)
+    direct, parents = _ansible_membership(groups)
     for name in _ansible_hosts(groups, hostvars):
-        member = _ansible_groups(name, groups, order)
+        member = _ansible_groups(name, direct, parents, groups, order)
         variables = _ansible_vars(name, member, groups, hostvars)
         values = {ours: _first([variables], *names) for ours, names in _ANSIBLE_FIELDS.items()}
         result.add(_host(name, values, member, label, path, result))
@@ -337,14 +338,29 @@ def _ansible_order(groups: dict[str, Any]) -> dict[str, tuple[int, str]]:
     return {name: (depth.get(name, 1), name) for name in groups}
 
 
-def _ansible_groups(host: str, groups: dict[str, Any], order: dict[str, tuple[int, str]]) -> list[str]:
+def _ansible_membership(groups: dict[str, Any]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Read once: host -> the groups listing it, group -> the groups listing it as a child
+    (so each host's groups are found without scanning every group again: linear in the file)."""
+    direct: dict[str, set[str]] = {}
+    parents: dict[str, set[str]] = {}
+    for name, entry in groups.items():
+        for host in _listed(entry, "hosts"):
+            direct.setdefault(host, set()).add(name)
+        for child in _listed(entry, "children"):
+            parents.setdefault(child, set()).add(name)
+    return direct, parents
+
+
+def _ansible_groups(host: str, direct: dict[str, set[str]], parents: dict[str, set[str]], groups: dict[str, Any],
+                    order: dict[str, tuple[int, str]]) -> list[str]:
     """The groups holding `host`, directly or through children, least specific first."""
-    member = {name for name, entry in groups.items() if host in _listed(entry, "hosts")}
-    grown = True
-    while grown:
-        parents = {name for name, entry in groups.items() if member & set(_listed(entry, "children"))}
-        grown = not parents <= member
-        member |= parents
+    member = set(direct.get(host, ()))
+    frontier = list(member)
+    while frontier:
+        for parent in parents.get(frontier.pop(), ()):
+            if parent not in member:
+                member.add(parent)
+                frontier.append(parent)
     if "all" in groups:
         member.add("all")
     return sorted(member, key=order.__getitem__)
