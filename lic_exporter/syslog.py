@@ -259,9 +259,9 @@ class LineParser:
             if not row["FACILITY"]:
                 tally.unparsed += 1
                 continue
-            event = self._event(row, number, fallback_device, reference, tally)
-            if self._admit(event.device, tally):
-                yield event
+            device = self._device(row, fallback_device)
+            if self._admit(device, tally):  # before the message is read: a refused flood costs little
+                yield self._event(row, number, device, reference, tally)
 
     @staticmethod
     def _decode(number: int, raw: bytes, tally: Tally) -> str:
@@ -280,18 +280,22 @@ class LineParser:
         return text.translate(_LINE_BREAKS) if not text.isascii() or "\r" in text or "\x0b" in text or "\x0c" in text \
             or "\x1c" in text or "\x1d" in text or "\x1e" in text else text
 
-    def _event(self, row: dict[str, object], number: int, fallback_device: str, reference: datetime,
+    def _device(self, row: dict[str, object], fallback_device: str) -> str:
+        """The sender: origin-id or host, else the collector's host field (mapped), else the file's."""
+        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "").replace("\ufffd", "")
+        if host:
+            host = self.device_map.get(host.lower(), host)
+        return (device_name(host) if host else "") or fallback_device
+
+    def _event(self, row: dict[str, object], number: int, device: str, reference: datetime,
                tally: Tally) -> Event:
         mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
         message = str(row["MESSAGE"]).strip()
         if message.endswith("]"):
             message = _PROCESS_SUFFIX.sub("", message)
-        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "").replace("\ufffd", "")
-        if host:
-            host = self.device_map.get(host.lower(), host)
         time = self._time(row, reference, tally)
         return Event(
-            device=(device_name(host) if host else "") or fallback_device,
+            device=device,
             line=number,
             facility=str(row["FACILITY"]),
             severity=int(str(row["SEVERITY"])),
