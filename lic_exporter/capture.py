@@ -154,7 +154,10 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
         _refuse_binary(data)
         text = _decode_whole(data, capture.undecodable_lines)
         if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
-            lines = [capture.bounded(line, n).rstrip() for n, line in enumerate(_split_lines(text), 1)]
+            lines = _split_lines(text)
+            if max(map(len, lines), default=0) > MAX_LINE_CHARS:  # rare: checked in C first
+                lines = [capture.bounded(line, n) for n, line in enumerate(lines, 1)]
+            lines = [line.rstrip() for line in lines]
             capture.sections.append(Section(None, None, 1, lines))
             capture.empty = not any(lines)
             return capture
