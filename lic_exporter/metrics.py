@@ -196,7 +196,8 @@ COLLECT_REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "di
 
 def collect_families(statuses: Iterable[CollectStatus]) -> list[Metric]:
     """lic_exporter_collect_*: per device, whether and when collecting it worked. The failure
-    counter has every reason from zero, so the first failure of a kind is an increase."""
+    counter (named without its suffix: exposed as lic_exporter_collect_failures_total) has every
+    reason from zero, so the first failure of a kind is an increase."""
     success = GaugeMetricFamily("lic_exporter_collect_success", "Whether the last collection of the device succeeded",
                                 labels=["device"])
     duration = GaugeMetricFamily("lic_exporter_collect_duration_seconds", "How long the last collection took",
