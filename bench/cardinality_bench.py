@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lic_exporter.cli import main as cli_main
-from lic_exporter.daemon import Exporter
-from lic_exporter.parse import Parser
+from lic_exporter.cli.main import main as cli_main
+from lic_exporter.daemon.state import Exporter
+from lic_exporter.parsing.files import Parser
 
 LINE = ("<187>leaf{n:05d}: 2026 Nov 20 10:00:{s:02d} UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications "
         "failure with the Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")

@@ -73,8 +73,8 @@ def memory_mb(pid: int) -> tuple[int, int]:
 
 def baseline(root: Path) -> float:
     """prometheus_client's generate_latest over the same families, in this process."""
-    from lic_exporter.metrics import device_families, render_text
-    from lic_exporter.parse import Parser
+    from lic_exporter.exposition.metrics import device_families, render_text
+    from lic_exporter.parsing.files import Parser
 
     records = [r for result in Parser().parse_paths([root]) for r in result.records]
     families = device_families(records, datetime.now(UTC))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lic_exporter.parse import Parser
+from lic_exporter.parsing.files import Parser
 
 TESTS = Path(__file__).resolve().parent
 PROJECT = TESTS.parent

@@ -556,7 +556,7 @@ def run_cli(argv: list[str], main: Callable[[list[str]], int] | None = None) -> 
     """main(argv) in-process: stdout, stderr and every log record (root logger, all levels)
     captured; the garbage collector re-enabled afterwards (the CLI turns it off)."""
     if main is None:
-        from lic_exporter.cli import main
+        from lic_exporter.cli.main import main
     result = CallResult(argv)
     out, err, records = io.StringIO(), io.StringIO(), _Records()
     root = logging.getLogger()

@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from lic_exporter.parse import FileResult, Parser
+from lic_exporter.parsing.files import FileResult, Parser
 
 MTIME = "<file mtime>"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SHOW_FIXTURES as FIXTURES
 
-from lic_exporter.parse import Parser
+from lic_exporter.parsing.files import Parser
 
 STATUS = (FIXTURES / "communication_failed.txt").read_text()
 
@@ -126,7 +126,7 @@ def test_unrecognised_file_met_while_walking_is_skipped(tmp_path: Path, parser: 
 _MEMORY_PROBE = """
 import resource, sys
 from pathlib import Path
-from lic_exporter.parse import Parser
+from lic_exporter.parsing.files import Parser
 result = Parser().parse_file(Path(sys.argv[1]))
 print(len(result.records), len(result.issues), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lic_exporter.capture import clean_line, device_name, read_capture
+from lic_exporter.sources.capture import clean_line, device_name, read_capture
 
 
 @pytest.mark.parametrize(("raw", "clean"), [
@@ -54,7 +54,7 @@ def test_exec_header_gives_capture_time_and_leaves_line_numbers(tmp_path: Path) 
 
 
 def test_redaction_of_secrets_in_free_text() -> None:
-    from lic_exporter.privacy import scrub
+    from lic_exporter.sources.privacy import scrub
 
     text = ("proxy http://bob:S3cret@proxy:3128/x; contact noc@example.net; license smart register idtoken "
             "ZmFrZS10b2tlbg== force; password hunter2")

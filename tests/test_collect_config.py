@@ -120,7 +120,7 @@ def test_target_names_are_device_names_and_host_defaults_to_the_name_as_written(
 @pytest.mark.parametrize("name", ["NX-DC1-Leaf01.example.net", "192.0.2.9", "sw1", "2001:db8::1", "SW-9.lab",
                                   "sw\x1b[31m1.example.net", "10.1.1.1.txt"])
 def test_device_names_follow_the_parser_rules(name):
-    from lic_exporter.capture import device_name as parser_device_name  # the rule the parser applies
+    from lic_exporter.sources.capture import device_name as parser_device_name  # the rule the parser applies
 
     assert device_name(name) == parser_device_name(name)
 

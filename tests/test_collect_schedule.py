@@ -176,7 +176,7 @@ def test_collection_is_a_room_of_its_own() -> None:
 
 def test_the_metrics_know_every_failure_reason() -> None:
     from lic_exporter.collect.session import REASONS
-    from lic_exporter.metrics import COLLECT_REASONS
+    from lic_exporter.exposition.metrics import COLLECT_REASONS
 
     assert tuple(COLLECT_REASONS) == tuple(REASONS)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lic_exporter.parse import Parser
-from lic_exporter.values import clean, parse_timestamp
+from lic_exporter.parsing.files import Parser
+from lic_exporter.sources.values import clean, parse_timestamp
 
 
 def _ntc(corpus: Path, relative: str) -> list[dict[str, str]]:

@@ -10,9 +10,9 @@ from pathlib import Path
 from conftest import SHOW_FIXTURES
 from daemon_helpers import Daemon, series, wait_for
 
-from lic_exporter import daemon as daemon_module
-from lic_exporter.daemon import Exporter
-from lic_exporter.parse import Parser
+from lic_exporter.daemon import state as daemon_module
+from lic_exporter.daemon.state import Exporter
+from lic_exporter.parsing.files import Parser
 
 EVAL = (SHOW_FIXTURES / "eval_mode.txt").read_text()
 HANDLES = (SHOW_FIXTURES / "techsupport_handles.txt").read_text()
@@ -123,7 +123,7 @@ def test_syslog_devices_are_bounded_and_the_rest_counted_as_skipped(tmp_path: Pa
 
 
 def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path) -> None:
-    from lic_exporter.syslog import tally_stream
+    from lic_exporter.parsing.syslog import tally_stream
 
     parser = Parser(device_map={"10.0.0.9": "n9k-mapped"}, syslog_known_only=True)
     parser.syslog_lines.know({"n9k-from-shows"})

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
 
-from lic_exporter.diagnose import RULES, diagnose, fleet_facts
-from lic_exporter.fleet import device_views
-from lic_exporter.parse import Parser
-from lic_exporter.syslog import Tally
+from lic_exporter.analysis.diagnose import RULES, diagnose, fleet_facts
+from lic_exporter.analysis.views import device_views
+from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.syslog import Tally
 
 NOW = datetime(2026, 4, 25, tzinfo=UTC)  # after policy_ack_overdue's ACK deadline (Apr 20)
 CAPTURED = datetime(2026, 3, 6, 12, tzinfo=UTC)  # half a day after the healthy session was captured

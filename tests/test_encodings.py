@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import SHOW_FIXTURES
 
-from lic_exporter.encoding import sniff
-from lic_exporter.parse import Parser
+from lic_exporter.parsing.files import Parser
+from lic_exporter.sources.encoding import sniff
 
 STATUS = (SHOW_FIXTURES / "communication_failed.txt").read_text()
 LOG = ("<187>leaf07: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure "

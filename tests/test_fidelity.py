@@ -14,10 +14,10 @@ import pytest
 from conftest import FIXTURES, PROJECT
 from daemon_helpers import Daemon
 
-from lic_exporter.metrics import ExporterStats, devices_text, exposition
-from lic_exporter.models import EntitlementState, Mode
-from lic_exporter.parse import Parser
-from lic_exporter.syslog import Tally
+from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
+from lic_exporter.model.records import EntitlementState, Mode
+from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.syslog import Tally
 
 SHOW = FIXTURES / "show"
 DEFECTS = FIXTURES / "defects"
@@ -190,7 +190,7 @@ def test_an_overlong_grace_comment_is_an_error_of_its_line(tmp_path: Path, parse
 
 
 def test_an_internal_error_is_one_line_naming_the_file(tmp_path: Path, monkeypatch) -> None:
-    from lic_exporter import build
+    from lic_exporter.parsing import build
 
     def broken(*args, **kwargs):
         raise IndexError("planted")

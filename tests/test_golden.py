@@ -9,7 +9,7 @@ import pytest
 from conftest import CORPUS, CORPUS_EXPECTED, FIXTURES
 from golden import expected_path, normalise
 
-from lic_exporter.parse import Parser
+from lic_exporter.parsing.files import Parser
 
 # Corpus files that are notes or third-party expectations, not outputs.
 _NOT_SAMPLES = (".md", ".expected.json", ".expected.yml")

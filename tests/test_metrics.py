@@ -9,8 +9,8 @@ import pytest
 from conftest import SHOW_FIXTURES as FIXTURES
 from prometheus_client.parser import text_string_to_metric_families
 
-from lic_exporter.metrics import ExporterStats, device_families, exporter_families, render_text
-from lic_exporter.parse import Parser
+from lic_exporter.exposition.metrics import ExporterStats, device_families, exporter_families, render_text
+from lic_exporter.parsing.files import Parser
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -146,8 +146,8 @@ def test_policy_usage_output_never_blanks_the_accounts(tmp_path: Path) -> None:
 def test_text_exposition_says_exactly_what_prometheus_client_says(corpus: Path) -> None:
     """The daemon's text cache renders the same samples as prometheus_client's own
     generate_latest over the reference families."""
-    from lic_exporter.metrics import devices_text, exposition
-    from lic_exporter.syslog import Tally
+    from lic_exporter.exposition.metrics import devices_text, exposition
+    from lic_exporter.parsing.syslog import Tally
 
     parser = Parser()
     records = [r for res in parser.parse_paths([FIXTURES, corpus]) for r in res.records]

@@ -28,7 +28,7 @@ def test_wheel_ships_templates_and_parses(tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode in (0, 1), out.stderr
     assert '"device"' in out.stdout
-    probe = "import lic_exporter.templates as t; print(t.templates_dir())"
+    probe = "import lic_exporter.parsing.templates as t; print(t.templates_dir())"
     module = subprocess.run([venv / "bin" / "python", "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                             check=True)
     assert str(venv) in module.stdout

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import SYSLOG_FIXTURES
 
-from lic_exporter.parse import Parser
-from lic_exporter.reasons import REASON_TABLE, Reason, classify
-from lic_exporter.syslog import FAILURE_MNEMONICS, Tally, looks_like_syslog, read_chunks, scan
+from lic_exporter.model.vocabulary import Reason
+from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.reasons import REASON_TABLE, classify
+from lic_exporter.parsing.syslog import FAILURE_MNEMONICS, Tally, looks_like_syslog, read_chunks, scan
 
 LINE = ("2026 Nov 20 10:00:01 {host} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
         "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name")
@@ -144,7 +145,7 @@ def test_corpus_failures_per_file(corpus: Path, parser: Parser) -> None:
 
 
 def test_a_large_file_shared_among_workers_counts_the_same(tmp_path: Path, monkeypatch) -> None:
-    import lic_exporter.parse as parse_module
+    import lic_exporter.parsing.files as parse_module
 
     log = tmp_path / "big.log"
     lines = []
@@ -218,7 +219,7 @@ def test_show_logging_in_a_session(tmp_path: Path, parser: Parser) -> None:
 
 
 def test_redaction_of_more_forms() -> None:
-    from lic_exporter.privacy import scrub
+    from lic_exporter.sources.privacy import scrub
 
     for text, secret in [("register idtoken=AbC123 force", "AbC123"), ("idtoken: Zm9v", "Zm9v"),
                          ("passwd=abc", "abc"), ("streetaddress 1 Main St phone-contact +14155550100", "Main St"),

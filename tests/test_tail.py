@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from daemon_helpers import wait_for
 
-from lic_exporter.parse import Parser
-from lic_exporter.tail import COPY_WINDOW_SECONDS, SyslogFollower, watch
+from lic_exporter.daemon.follower import COPY_WINDOW_SECONDS, SyslogFollower, watch
+from lic_exporter.parsing.files import Parser
 
 FAIL = ("2026 Nov 20 10:00:{s:02d} leaf{n} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
         "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")
@@ -190,7 +190,7 @@ def test_writer_that_goes_on_after_a_rename_is_still_read(tmp_path: Path) -> Non
 def test_pattern_in_a_folder_that_does_not_exist_yet(tmp_path: Path, follow) -> None:
     """Nothing above the missing folder is watched (never a recursive watch of an ancestor);
     the daemon's periodic poll finds the folder once it exists."""
-    from lic_exporter.tail import _watch_points
+    from lic_exporter.daemon.follower import _watch_points
 
     assert _watch_points([str(tmp_path / "later" / "*.log")]) == set()
     follower = follow("later/*.log")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lic_exporter.parse import Parser
-from lic_exporter.tail import COPY_WINDOW_SECONDS, SyslogFollower, watch
+from lic_exporter.daemon.follower import COPY_WINDOW_SECONDS, SyslogFollower, watch
+from lic_exporter.parsing.files import Parser
 
 ROTATIONS = 50
 KEPT = 5  # sw.log.1 .. sw.log.5; the next one is deleted

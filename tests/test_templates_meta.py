@@ -11,10 +11,10 @@ import textfsm
 from conftest import CORPUS, FIXTURES
 from test_golden import corpus_samples, fixture_samples
 
-from lic_exporter.capture import read_capture
-from lic_exporter.parse import TEMPLATE_ROLES, Parser
-from lic_exporter.syslog import scan
-from lic_exporter.templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, TemplateIndex
+from lic_exporter.parsing.files import TEMPLATE_ROLES, Parser
+from lic_exporter.parsing.syslog import scan
+from lic_exporter.parsing.templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, TemplateIndex
+from lic_exporter.sources.capture import read_capture
 
 
 def _samples():

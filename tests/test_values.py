@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lic_exporter.values import BadValueError, clean, parse_count, parse_duration, parse_timestamp
+from lic_exporter.sources.values import BadValueError, clean, parse_count, parse_duration, parse_timestamp
 
 UTC = UTC
 

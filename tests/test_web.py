@@ -17,7 +17,7 @@ from conftest import SHOW_FIXTURES
 from daemon_helpers import Daemon, wait_for
 from test_web_abuse import closed_after, request, serving
 
-from lic_exporter.webconfig import load
+from lic_exporter.daemon.webconfig import load
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
 

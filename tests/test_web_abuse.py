@@ -24,9 +24,9 @@ import pytest
 from conftest import PROJECT, SHOW_FIXTURES
 from daemon_helpers import Daemon, free_port
 
-from lic_exporter import server as http_server
-from lic_exporter.server import MetricsServer
-from lic_exporter.webconfig import WebConfig
+from lic_exporter.daemon import http as http_server
+from lic_exporter.daemon.http import MetricsServer
+from lic_exporter.daemon.webconfig import WebConfig
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc for threads and CPU")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -153,8 +153,8 @@ def test_slowloris_at_a_low_open_file_limit(tmp_path: Path) -> None:
 
 _CHILD = """
 import gzip, os, resource, sys, threading
-from lic_exporter.server import MetricsServer
-from lic_exporter.webconfig import WebConfig
+from lic_exporter.daemon.http import MetricsServer
+from lic_exporter.daemon.webconfig import WebConfig
 
 class Page:
     text = b"up 1\\n"

@@ -6,10 +6,10 @@ transcript file (transcript), the limits and the schedule (schedule, loop). It n
 the parser or the metrics; its only output is transcript files, its results plain data.
 """
 
-from .config import CollectConfig, ConfigError, Target, load_config
-from .loop import CollectLoop
-from .schedule import Collector, CollectResult, DeviceStatus, shard_of
-from .session import REASONS
+from lic_exporter.collect.config import CollectConfig, ConfigError, Target, load_config
+from lic_exporter.collect.loop import CollectLoop
+from lic_exporter.collect.schedule import Collector, CollectResult, DeviceStatus, shard_of
+from lic_exporter.collect.session import REASONS
 
 __all__ = ["REASONS", "CollectConfig", "CollectLoop", "CollectResult", "Collector", "ConfigError", "DeviceStatus",
            "Target", "load_config", "shard_of"]

@@ -34,9 +34,9 @@ from typing import Annotated, Any, Literal, NoReturn, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ..names import device_name  # the contract's device rule, as the parser applies it
-from . import inventory
-from .inventory import OXIDIZED_COLUMNS, DocumentError, InventoryHost, InventoryResult, printable
+from lic_exporter.collect import inventory
+from lic_exporter.collect.inventory import OXIDIZED_COLUMNS, DocumentError, InventoryHost, InventoryResult, printable
+from lic_exporter.sources.names import device_name  # the contract's device rule, as the parser applies it
 
 Platform = Literal["nxos", "iosxe"]
 HostKeyPolicy = Literal["accept-new", "strict", "insecure"]

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
-from ..privacy import clean_controls
+from lic_exporter.sources.privacy import clean_controls
 
 Platform = Literal["nxos", "iosxe"]
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from .config import CollectConfig, Target
-from .schedule import Collector, CollectResult, DeviceStatus, Session, fresh_transcript, next_slot
-from .session import collect_device
+from lic_exporter.collect.config import CollectConfig, Target
+from lic_exporter.collect.schedule import Collector, CollectResult, DeviceStatus, Session, fresh_transcript, next_slot
+from lic_exporter.collect.session import collect_device
 
 log = logging.getLogger("lic_exporter.collect")
 _MAX_SLEEP = 30.0  # wake up now and then, whatever is due: a reload or a stop is noticed at once anyway

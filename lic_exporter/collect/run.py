@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from .config import CollectConfig, ConfigError, load_config
-from .schedule import Collector, shard_of
+from lic_exporter.collect.config import CollectConfig, ConfigError, load_config
+from lic_exporter.collect.schedule import Collector, shard_of
 
 log = logging.getLogger("lic_exporter.collect")
 

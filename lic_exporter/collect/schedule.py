@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import CollectConfig, CollectSettings, ConfigError, Target
-from .session import CollectError, collect_device
-from .transcript import write_transcript
+from lic_exporter.collect.config import CollectConfig, CollectSettings, ConfigError, Target
+from lic_exporter.collect.session import CollectError, collect_device
+from lic_exporter.collect.transcript import write_transcript
 
 log = logging.getLogger("lic_exporter.collect")
 Session = Callable[..., Awaitable[str]]

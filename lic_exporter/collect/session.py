@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 from asyncssh.kex import get_default_kex_algs
 
+from lic_exporter.model.vocabulary import COLLECT_REASONS
+
 if TYPE_CHECKING:
-    from .config import Secret, Target
+    from lic_exporter.collect.config import Secret, Target
 
 log = logging.getLogger("lic_exporter.collect.session")
 
@@ -41,7 +43,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 # Best effort: a device that refuses one of these still pages, and the pager is answered.
 TERMINAL_SETUP = ("terminal length 0", "terminal width 511")
-REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command", "other")
+REASONS = COLLECT_REASONS
 
 PAGER_KEY = " "  # the one keystroke besides allowed commands: it answers a `--More--`
 TERM_TYPE = "vt100"

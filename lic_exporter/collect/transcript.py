@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..privacy import redact_session
+from lic_exporter.sources.privacy import redact_session
 
 TRANSCRIPT_MODE = 0o640  # call-home contacts are in it: not for every local user
 STALE_TEMP_SECONDS = 3600.0  # temporary files this old are left-overs of a crash

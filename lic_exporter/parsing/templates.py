@@ -24,11 +24,11 @@ SYSLOG_TEMPLATE = "cisco_syslog_licensing.textfsm"
 def templates_dir() -> Path:
     """Templates ship inside the wheel as lic_exporter/templates; a source checkout has them
     at the top level."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "index").is_file():
             return candidate
-    raise FileNotFoundError(f"no templates/index beside {here}")
+    raise FileNotFoundError(f"no templates/index beside {package}")
 
 
 class FastFSM(textfsm.TextFSM):

@@ -13,8 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
-from .options import (
+from lic_exporter import __version__
+from lic_exporter.cli.options import (
     EXIT_OK,
     EXIT_PARSE_ERRORS,
     EXIT_USAGE,
@@ -24,7 +24,7 @@ from .options import (
     shard_option,
     zone_option,
 )
-from .values import MAX_SYSLOG_DEVICES
+from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diagnose":
         return _diagnose(args)
     if args.command == "serve":
-        from .serve import serve  # the daemon's imports (watchdog, http) only when serving
+        from lic_exporter.cli.serve import serve  # the daemon's imports (watchdog, http) only when serving
 
         return serve(args)
     if args.command == "collect":
-        from .collect.run import collect_command  # asyncssh only when collecting
+        from lic_exporter.collect.run import collect_command  # asyncssh only when collecting
 
         return collect_command(args.config_file, args.out, args.limit, args.jobs, args.shard)
     return EXIT_USAGE
@@ -121,7 +121,7 @@ def _parse(args: argparse.Namespace) -> int:
     if isinstance(read, int):
         return read
     records, issues, files_ok, tally = read
-    from . import render  # imported here: `--help` and usage errors stay fast
+    from lic_exporter.exposition import formats as render  # imported here: `--help` and usage errors stay fast
 
     now = args.now or datetime.now(UTC)
     if args.format == "prometheus":
@@ -136,7 +136,7 @@ def _parse_json(args: argparse.Namespace) -> int:
     parser = _parser(args)
     if isinstance(parser, int):
         return parser
-    from .render import JsonWriter
+    from lic_exporter.exposition.formats import JsonWriter
 
     writer = JsonWriter(sys.stdout)
     issues = []
@@ -160,7 +160,7 @@ def _parser(args: argparse.Namespace):
     except (OSError, ValueError) as exc:
         print(f"lic-exporter {args.command}: --device-map: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from .parse import Parser
+    from lic_exporter.parsing.files import Parser
 
     return Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
 
@@ -171,7 +171,7 @@ def _read(args: argparse.Namespace):
     parser = _parser(args)
     if isinstance(parser, int):
         return parser
-    from .syslog import Tally
+    from lic_exporter.parsing.syslog import Tally
 
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
@@ -199,9 +199,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     if isinstance(read, int):
         return read
     records, issues, _, tally = read
-    from . import render
-    from .diagnose import diagnose, fleet_facts
-    from .fleet import device_views
+    from lic_exporter.analysis.diagnose import diagnose, fleet_facts
+    from lic_exporter.analysis.views import device_views
+    from lic_exporter.exposition import formats as render
 
     findings = diagnose(fleet_facts(device_views(records), tally), args.now or datetime.now(UTC))
     if args.format == "json":

@@ -15,7 +15,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
-from .reasons import Reason
+from lic_exporter.model.vocabulary import Reason
 
 # ISO 8601 with a numeric offset, as the contract shows: 2027-09-10T08:17:44+00:00
 Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, return_type=str)]

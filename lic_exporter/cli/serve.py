@@ -10,11 +10,11 @@ import signal
 import sys
 import threading
 
-from .daemon import Exporter
-from .options import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, read_device_map
-from .parse import Parser
-from .server import MetricsServer, parse_address
-from .webconfig import WebConfig, WebConfigError, load
+from lic_exporter.cli.options import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, read_device_map
+from lic_exporter.daemon.http import MetricsServer, parse_address
+from lic_exporter.daemon.state import Exporter
+from lic_exporter.daemon.webconfig import WebConfig, WebConfigError, load
+from lic_exporter.parsing.files import Parser
 
 log = logging.getLogger("lic_exporter")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
@@ -57,8 +57,8 @@ def _collection(args: argparse.Namespace):
     code for a configuration that cannot be used (every problem listed)."""
     if args.config_file is None:
         return None
-    from .collect import CollectLoop, ConfigError
-    from .collect.run import configured
+    from lic_exporter.collect import CollectLoop, ConfigError
+    from lic_exporter.collect.run import configured
 
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)
@@ -122,8 +122,8 @@ def _rescan(exporter: Exporter, collection, args: argparse.Namespace) -> None:
 
 def _reload(collection, args: argparse.Namespace) -> None:
     """A broken new configuration is logged and the old one kept."""
-    from .collect import ConfigError
-    from .collect.run import configured
+    from lic_exporter.collect import ConfigError
+    from lic_exporter.collect.run import configured
 
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)

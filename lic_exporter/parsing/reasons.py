@@ -9,20 +9,9 @@ failure in a "Fail to send out ..." message.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from functools import lru_cache
 
-
-class Reason(StrEnum):
-    DNS = "dns"
-    TLS = "tls"
-    HTTP_SEND = "http_send"
-    RESPONSE = "response"
-    TIMEOUT = "timeout"
-    PROXY = "proxy"
-    TRANSPORT_DISABLED = "transport_disabled"
-    OTHER = "other"
-
+from lic_exporter.model.vocabulary import Reason
 
 REASON_TABLE: tuple[tuple[tuple[str, ...], Reason], ...] = (
     # "Unable to resolve server hostname/domain name"

@@ -7,11 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TextIO
 
-from .diagnose import Finding
-from .fleet import DeviceView, device_views
-from .models import AttemptResult, AuthorizationState, CallhomeRecord, LicenseRecord, RecordBase, RegistrationState
-from .parse import ParseIssue
-from .syslog import DeviceSyslog, Tally
+from lic_exporter.analysis.diagnose import Finding
+from lic_exporter.analysis.views import DeviceView, device_views
+from lic_exporter.model.records import (
+    AttemptResult,
+    AuthorizationState,
+    CallhomeRecord,
+    LicenseRecord,
+    RecordBase,
+    RegistrationState,
+)
+from lic_exporter.parsing.files import ParseIssue
+from lic_exporter.parsing.syslog import DeviceSyslog, Tally
 
 Record = LicenseRecord | CallhomeRecord
 
@@ -50,8 +57,12 @@ class JsonWriter:
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
                   tally: Tally) -> str:
-    from .diagnose import diagnose, fleet_facts
-    from .metrics import ExporterStats, devices_text, exposition  # prometheus_client only for this format
+    from lic_exporter.analysis.diagnose import diagnose, fleet_facts
+    from lic_exporter.exposition.metrics import (  # prometheus_client only for this format
+        ExporterStats,
+        devices_text,
+        exposition,
+    )
 
     files_error = len({issue.path for issue in issues if issue.fatal})
     stats = ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=len(issues),

@@ -26,15 +26,15 @@ from pydantic import TypeAdapter
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .diagnose import Facts, diagnose, facts_of, with_syslog
-from .fleet import device_views
-from .metrics import DeviceText, ExporterStats, device_text, exposition
-from .models import Record
-from .parse import FileResult, ParseIssue, Parser, walk
-from .privacy import scrub
-from .syslog import Tally
-from .tail import CHANGE_EVENTS, CHANGES, SyslogFollower
-from .tail import watch as watch_syslog
+from lic_exporter.analysis.diagnose import Facts, diagnose, facts_of, with_syslog
+from lic_exporter.analysis.views import device_views
+from lic_exporter.daemon.follower import CHANGE_EVENTS, CHANGES, SyslogFollower
+from lic_exporter.daemon.follower import watch as watch_syslog
+from lic_exporter.exposition.metrics import DeviceText, ExporterStats, device_text, exposition
+from lic_exporter.model.records import Record
+from lic_exporter.parsing.files import FileResult, ParseIssue, Parser, walk
+from lic_exporter.parsing.syslog import Tally
+from lic_exporter.sources.privacy import scrub
 
 log = logging.getLogger("lic_exporter")
 SETTLE_SECONDS = 1.0  # writes come in bursts: parse a file once it has been quiet this long

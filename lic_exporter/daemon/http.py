@@ -35,9 +35,9 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler
 
-from . import __version__
-from .daemon import Exporter
-from .webconfig import WebConfig
+from lic_exporter import __version__
+from lic_exporter.daemon.state import Exporter
+from lic_exporter.daemon.webconfig import WebConfig
 
 log = logging.getLogger("lic_exporter.http")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .names import device_name
-from .values import BadValueError, UnknownZoneError, parse_timestamp
+from lic_exporter.sources.names import device_name
+from lic_exporter.sources.values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
 MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it is refused

@@ -21,22 +21,9 @@ from typing import BinaryIO
 import pydantic
 from textfsm import TextFSMError
 
-from . import build
-from .capture import (
-    MAX_LINE_CHARS,
-    WHOLE_FILE_BYTES,
-    Capture,
-    CaptureError,
-    Section,
-    file_stem,
-    has_prompt,
-    read_capture,
-)
-from .encoding import as_utf8
-from .models import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
-from .names import device_name
-from .privacy import clean_controls, scrub
-from .syslog import (
+from lic_exporter.model.records import CallhomeRecord, Entitlement, LicenseRecord, SyslogRecord
+from lic_exporter.parsing import build
+from lic_exporter.parsing.syslog import (
     PARALLEL_BYTES,
     Event,
     LineParser,
@@ -46,8 +33,21 @@ from .syslog import (
     tally_parallel,
     tally_stream,
 )
-from .templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
-from .values import MAX_SYSLOG_DEVICES
+from lic_exporter.parsing.templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, IndexRow, TemplateIndex
+from lic_exporter.sources.capture import (
+    MAX_LINE_CHARS,
+    WHOLE_FILE_BYTES,
+    Capture,
+    CaptureError,
+    Section,
+    file_stem,
+    has_prompt,
+    read_capture,
+)
+from lic_exporter.sources.encoding import as_utf8
+from lic_exporter.sources.names import device_name
+from lic_exporter.sources.privacy import clean_controls, scrub
+from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
 
 Record = LicenseRecord | CallhomeRecord | SyslogRecord
 RecordStream = Callable[[Record], object]

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import BinaryIO
 
-from .names import device_name
-from .privacy import scrub
-from .reasons import Reason, classify
-from .templates import FastFSM
-from .values import MAX_SYSLOG_DEVICES, BadValueError, parse_timestamp
+from lic_exporter.model.vocabulary import Reason
+from lic_exporter.parsing.reasons import classify
+from lic_exporter.parsing.templates import FastFSM
+from lic_exporter.sources.names import device_name
+from lic_exporter.sources.privacy import scrub
+from lic_exporter.sources.values import MAX_SYSLOG_DEVICES, BadValueError, parse_timestamp
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20

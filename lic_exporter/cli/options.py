@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .values import MAX_ZONE_NAME, BadValueError, offset_minutes
+from lic_exporter.sources.values import MAX_ZONE_NAME, BadValueError, offset_minutes
 
 # The contract's exit codes: 0 everything parsed; 1 some input could not be parsed (each
 # problem on stderr as PATH:LINE: message); 2 usage error. serve: 1 for a runtime failure.

@@ -54,9 +54,9 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from .capture import file_stem
-from .names import device_name
-from .syslog import CHUNK_BYTES, LineParser, Tally, read_block
+from lic_exporter.parsing.syslog import CHUNK_BYTES, LineParser, Tally, read_block
+from lic_exporter.sources.capture import file_stem
+from lic_exporter.sources.names import device_name
 
 log = logging.getLogger(__name__)
 # Events that mean a change; reading a file (ours included) raises "opened" and

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from .fleet import DeviceView
-from .models import AttemptResult, AuthorizationState, Mode, RegistrationState
-from .syslog import DeviceSyslog, Tally
+from lic_exporter.analysis.views import DeviceView
+from lic_exporter.model.records import AttemptResult, AuthorizationState, Mode, RegistrationState
+from lic_exporter.parsing.syslog import DeviceSyslog, Tally
 
 SEVERITIES = ("info", "warning", "critical")  # the contract's vocabulary, mildest first
 STALE_AFTER = timedelta(days=2)

@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from . import models as m
-from .privacy import safe_host, safe_url, scrub
-from .reasons import classify
-from .values import BadValueError, UnknownZoneError, clean, parse_bool, parse_count, parse_duration, parse_timestamp
+from lic_exporter.model import records as m
+from lic_exporter.parsing.reasons import classify
+from lic_exporter.sources.privacy import safe_host, safe_url, scrub
+from lic_exporter.sources.values import (
+    BadValueError,
+    UnknownZoneError,
+    clean,
+    parse_bool,
+    parse_count,
+    parse_duration,
+    parse_timestamp,
+)
 
 
 class SectionError(Exception):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .models import (
+from lic_exporter.model.records import (
     Authorization,
     CallhomeRecord,
     Entitlement,

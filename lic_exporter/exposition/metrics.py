@@ -17,10 +17,10 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from . import __version__
-from .diagnose import Finding
-from .fleet import DeviceView, device_views
-from .models import (
+from lic_exporter import __version__
+from lic_exporter.analysis.diagnose import Finding
+from lic_exporter.analysis.views import DeviceView, device_views
+from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
     CallhomeRecord,
@@ -29,7 +29,8 @@ from .models import (
     LicenseRecord,
     RegistrationState,
 )
-from .syslog import Tally
+from lic_exporter.model.vocabulary import COLLECT_REASONS
+from lic_exporter.parsing.syslog import Tally
 
 Record = LicenseRecord | CallhomeRecord
 SECONDS_PER_DAY = 86400.0
@@ -191,7 +192,6 @@ class CollectStatus(Protocol):
     failures: Mapping[str, int]
 
 
-COLLECT_REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command", "other")
 
 
 def collect_families(statuses: Iterable[CollectStatus]) -> list[Metric]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .privacy import clean_controls
+from lic_exporter.sources.privacy import clean_controls
 
 _NOT_IN_A_NAME = re.compile(r"[^a-z0-9_.:-]")
 

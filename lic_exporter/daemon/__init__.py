@@ -1,0 +1,2 @@
+"""Stage 5: the running exporter. State, the folder and syslog watchers, the HTTP server and
+its web configuration."""
