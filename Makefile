@@ -1,7 +1,8 @@
 # Two entry points for a fresh clone; both set up .venv themselves.
 #   make demo   print the example fleet's licensing table, then serve it on
 #               http://127.0.0.1:10311/metrics until Ctrl-C
-#   make test   lint and run the whole test suite
+#   make test   lint (ruff, then mypy) and run the whole test suite
+#   make bench  the parse, syslog and daemon benchmarks (python -m bench.<name>, from here)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,11 +23,12 @@ test: $(VENV)/.installed lint
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lic_exporter tests bench dashboards
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
-	$(BIN)/python bench/parse_bench.py
-	$(BIN)/python bench/syslog_bench.py
-	$(BIN)/python bench/daemon_bench.py
+	$(BIN)/python -m bench.parse_bench
+	$(BIN)/python -m bench.syslog_bench
+	$(BIN)/python -m bench.daemon_bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,4 +37,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from lic_exporter.parsing.files import Parser
 
 STATUS_HEAD = ("Smart Licensing is ENABLED\n\nRegistration:\n  Status: UNREGISTERED\n\n"

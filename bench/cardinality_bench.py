@@ -1,7 +1,7 @@
 """Cardinality benchmark: syslog lines from many distinct hosts (anyone who can send syslog to
 the collector can add hosts). Times, for N hosts:
   parse     `lic-exporter parse --format prometheus` of the log, in-process (parse + diagnose + page);
-  assemble  the daemon's page assembly (Exporter.render: diagnose over every device + exposition)
+  assemble  the daemon's page assembly (ExporterState.render: diagnose over every device + exposition)
             with those hosts in the follower's totals, best of 3.
 Assembly must stay under 1 s at 10,000 and 20,000 hosts and grow linearly.
 
@@ -18,10 +18,10 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from lic_exporter.cli.main import main as cli_main
-from lic_exporter.daemon.state import Exporter
+from lic_exporter.daemon.follower import SyslogFollower
+from lic_exporter.daemon.state import ExporterState
+from lic_exporter.daemon.watcher import FolderWatcher
 from lic_exporter.parsing.files import Parser
 
 LINE = ("<187>leaf{n:05d}: 2026 Nov 20 10:00:{s:02d} UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications "
@@ -42,17 +42,20 @@ def time_parse(path: Path) -> float:
 
 
 def time_assembly(folder: Path, path: Path) -> tuple[float, int]:
-    exporter = Exporter([folder / "empty"], Parser(jobs=1), [str(path)])
-    exporter.start()
+    parser = Parser(jobs=1)
+    follower = SyslogFollower([str(path)], parser.syslog_lines)
+    state = ExporterState(parser.syslog_lines.know, syslog_totals=follower.snapshot)
+    watcher = FolderWatcher([folder / "empty"], parser, state, follower=follower)
+    watcher.start()
     try:
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            exporter.render()
+            state.render()
             best = min(best, time.perf_counter() - start)
-        return best, exporter.page().text.count(b"cisco_smartlic_callhome_failures_total{")
+        return best, state.page().text.count(b"cisco_smartlic_callhome_failures_total{")
     finally:
-        exporter.stop()
+        watcher.stop()
 
 
 def main() -> int:

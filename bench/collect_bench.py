@@ -1,5 +1,5 @@
 """Collection benchmark: 1,000 test switches (one listener each, in a child process, each
-answering every command after 50 ms), collected by the real Collector with the default limits
+answering every command after 50 ms), collected by the real CollectionRunner with the default limits
 raised to 64 sessions at once (and the login rate raised to match: at the default 2 logins a
 second, 1,000 devices take 500 s by design).
 
@@ -22,19 +22,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from lic_exporter.collect.config import CollectConfig, CollectSettings, Credential, Target  # noqa: E402
-from lic_exporter.collect.schedule import Collector  # noqa: E402
+from lic_exporter.collect.runner import CollectionRunner
+from lic_exporter.collect.targets import CollectConfig, CollectSettings, Credential, Target
 
 PASSWORD = "bench-password"
 
 
 def serve(count: int, delay: float) -> None:
     """The child: a farm of `count` switches; prints their ports, runs until stdin closes."""
-    from switches import SwitchFarm
+    from tests.support.switches import SwitchFarm
 
     with SwitchFarm() as farm:
         switches = farm.add_many(count, password=PASSWORD, reply_delay=delay)
@@ -47,10 +43,10 @@ def collect(ports: list[int], concurrency: int, folder: Path) -> tuple[float, in
     targets = tuple(Target(name=f"sw{n:04d}", host="127.0.0.1", port=port, credential=credential,
                            known_hosts=folder / "known_hosts") for n, port in enumerate(ports))
     settings = replace(CollectSettings(), concurrency=concurrency, logins_per_second=1000.0)
-    collector = Collector(CollectConfig(targets=targets, collect=settings, warnings=()), folder / "out")
+    runner = CollectionRunner(CollectConfig(targets=targets, collect=settings, warnings=()), folder / "out")
     (folder / "out").mkdir()
     start = time.perf_counter()
-    results = asyncio.run(collector.run_once())
+    results = asyncio.run(runner.run_once())
     wall = time.perf_counter() - start
     failures = [f"{r.device}: {r.reason} {r.message}" for r in results if not r.ok]
     return wall, sum(r.ok for r in results), failures

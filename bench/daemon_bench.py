@@ -22,11 +22,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse_bench import status_text
+from bench.parse_bench import status_text
 
 USAGE = """
 License Authorization:
@@ -71,17 +69,32 @@ def memory_mb(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
 
-def baseline(root: Path) -> float:
-    """prometheus_client's generate_latest over the same families, in this process."""
-    from lic_exporter.exposition.metrics import device_families, render_text
-    from lic_exporter.parsing.files import Parser
+def baseline(page: str) -> float:
+    """prometheus_client's generate_latest over the same series as the page, in this process."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.exposition import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.registry import CollectorRegistry
 
-    records = [r for result in Parser().parse_paths([root]) for r in result.records]
-    families = device_families(records, datetime.now(UTC))
+    families: list[Metric] = []
+    for parsed in text_string_to_metric_families(page):
+        names = list(parsed.samples[0].labels) if parsed.samples else []
+        family = (CounterMetricFamily if parsed.type == "counter" else GaugeMetricFamily)(
+            parsed.name, parsed.documentation, labels=names)
+        for sample in parsed.samples:
+            family.add_metric([sample.labels[name] for name in names], sample.value)
+        families.append(family)
+
+    class Snapshot:
+        def collect(self) -> list[Metric]:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot())
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        render_text(families)
+        generate_latest(registry)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -107,7 +120,7 @@ def main() -> None:
         rss, peak = memory_mb(daemon.pid)
         daemon.terminate()
         daemon.wait(30)
-        reference = baseline(root)
+        reference = baseline(gzip.decompress(body).decode())
     finally:
         shutil.rmtree(root)
     scrape_s = statistics.median(times)

@@ -1,13 +1,13 @@
 """Mutation fuzzing at scale: many damaged inputs through every `parse` and `diagnose` format.
 
 Each case is one base input (fixture, corpus sample or planted input with secrets) damaged by
-1-3 mutations, run in-process through main() with --jobs 1 (see tests/fuzzing.py). Case seeds
+1-3 mutations, run in-process through main() with --jobs 1 (see tests/support/fuzzing.py). Case seeds
 derive from --seed, so a run is the same with any --jobs. Prints runs, exit-code counts,
 failures by kind and, grouped by cause, failures with the line that reproduces each; exits 1
 if anything failed.
 
-    python bench/fuzz.py [--cases 20000] [--seed 1] [--jobs 2] [--per-group 3 | --all] [--json FILE]
-    python bench/fuzz.py --replay SEED [--base NAME] [--save FILE]    # one case, its outputs in full
+    python -m bench.fuzz [--cases 20000] [--seed 1] [--jobs 2] [--per-group 3 | --all] [--json FILE]
+    python -m bench.fuzz --replay SEED [--base NAME] [--save FILE]    # one case, its outputs in full
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import fuzzing  # lives in tests/, shared with tests/test_fuzz.py
+from tests.support import fuzzing
 
 CHUNK = 200  # cases per task handed to a worker
 

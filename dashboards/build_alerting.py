@@ -5,8 +5,10 @@ every generated file; on its own:
 
     python dashboards/build_alerting.py [--runbook-base-url URL] [--dashboard-base-url URL]
 
-Every alert gets `runbook_url` (RUNBOOK_BASE + "#" + the README anchor) and, where a dashboard
-helps, `dashboard_url` (DASHBOARD_BASE + "/d/<uid>"); both bases are options.
+Every alert gets `runbook_url` (RUNBOOK_BASE + "#" + the alert's heading in docs/alerts.md) and, where a dashboard
+helps, `dashboard_url` (DASHBOARD_BASE + "/d/<uid>"); both bases are options. Metric names,
+severities and the deadline alerts' day thresholds come from lic_exporter.model.vocabulary, which
+the command line's table and `lic-exporter diagnose` read too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import yaml
 
-RUNBOOK_BASE = "README.md"  # repository-relative: resolves on GitHub/GitLab and in a checkout
+from lic_exporter.model.vocabulary import DEADLINE_DAYS, Deadline, MetricName, Severity
+
+RUNBOOK_BASE = "docs/alerts.md"  # repository-relative: resolves on GitHub/GitLab and in a checkout
 DASHBOARD_BASE = ""  # relative to the Grafana that renders the link
 DATASOURCE_UID = "${LIC_EXPORTER_PROMETHEUS_UID}"  # Grafana expands it when it reads the file
 DEVICE_BOARD, FLEET_BOARD = "lic-exporter-device", "lic-exporter-fleet"
@@ -32,7 +36,7 @@ class Alert:
     query: str  # the value: Grafana's query A, and the Prometheus expression before `cond`
     cond: str  # Prometheus comparison, e.g. "< 30"
     grafana: tuple[str, float]  # Grafana's threshold on A (gt/lt only: every Grafana has them)
-    severity: str | None
+    severity: Severity | None
     summary: str  # Prometheus templates; Grafana's read $values.A.Value for $value
     description: str
     anchor: str
@@ -60,126 +64,130 @@ class Alert:
         return self.group == "health" and self.name != "LicDeviceMissing"
 
 
-def _deadline(name: str, deadline: str, below: float, severity: str, summary: str, description: str,
+def _deadline(name: str, deadline: Deadline, severity: Severity, summary: str, description: str,
               anchor: str) -> Alert:
-    return Alert(name, "deadlines", f'cisco_smartlic_deadline_days{{deadline="{deadline}"}}', f"< {below}",
-                 ("lt", below), severity, summary, description, anchor, "1h" if severity == "warning" else None,
-                 "device")
+    """An alert on the days left to a deadline, below the vocabulary's threshold for its severity."""
+    thresholds = DEADLINE_DAYS[deadline]
+    below = thresholds.critical if severity is Severity.CRITICAL else thresholds.warning
+    return Alert(name, "deadlines", f'{MetricName.DEADLINE_DAYS}{{deadline="{deadline}"}}', f"< {below}",
+                 ("lt", below), severity, summary, description, anchor,
+                 "1h" if severity is Severity.WARNING else None, "device")
 
 
 _V1 = '{{ $value | printf "%.1f" }}'
 _V0 = '{{ $value | printf "%.0f" }}'
 _DUR = "{{ $value | humanizeDuration }}"
 _PROBLEMS = "out_of_compliance|authorization_expired|attempt_overdue|report_ack_overdue|stale_capture"
-_RECENT = ("time() - lic_exporter_collect_last_success_timestamp_seconds < 2 * lic_exporter_collect_interval_seconds")
+_RECENT = f"time() - {MetricName.COLLECT_LAST_SUCCESS} < 2 * {MetricName.COLLECT_INTERVAL}"
+_FAILURES = MetricName.CALLHOME_FAILURES
+_SOURCES = f"max by (device) ({MetricName.SOURCE_TIMESTAMP})"
+_NEXT_RENEWALS = f'{MetricName.NEXT_ATTEMPT_TIMESTAMP}{{attempt=~"registration_renewal|authorization_renewal"}}'
 
 ALERTS = [
-    _deadline("LicRegistrationExpiring", "registration_expiry", 30, "warning",
+    _deadline("LicRegistrationExpiring", Deadline.REGISTRATION_EXPIRY, Severity.WARNING,
               f"{{{{ $labels.device }}}}: Smart Licensing registration expires in {_V1} days",
               "The ID certificate of {{ $labels.device }} is renewed every 6 months and valid for a year; its renewal "
               f"has not succeeded and it expires in {_V1} days. Then the device falls back to unregistered.",
               "licregistrationexpiring"),
-    _deadline("LicRegistrationExpiringCritical", "registration_expiry", 7, "critical",
+    _deadline("LicRegistrationExpiringCritical", Deadline.REGISTRATION_EXPIRY, Severity.CRITICAL,
               f"{{{{ $labels.device }}}}: Smart Licensing registration expires in {_V1} days",
               f"Registration of {{{{ $labels.device }}}} expires in {_V1} days; restore call-home to Cisco or "
               "re-register with a new ID token.", "licregistrationexpiring"),
-    _deadline("LicCommunicationDeadline", "communication_deadline", 14, "warning",
+    _deadline("LicCommunicationDeadline", Deadline.COMMUNICATION_DEADLINE, Severity.WARNING,
               f"{{{{ $labels.device }}}}: licence authorization must reach Cisco within {_V1} days",
               f"Authorization is renewed every 30 days and valid for 90; {{{{ $labels.device }}}} has {_V1} days "
               "left before AUTHORIZATION EXPIRED.", "liccommunicationdeadline"),
-    _deadline("LicCommunicationDeadlineCritical", "communication_deadline", 3, "critical",
+    _deadline("LicCommunicationDeadlineCritical", Deadline.COMMUNICATION_DEADLINE, Severity.CRITICAL,
               f"{{{{ $labels.device }}}}: licence authorization expires in {_V1} days",
               f"{{{{ $labels.device }}}} will be AUTHORIZATION EXPIRED in {_V1} days unless it reaches Cisco.",
               "liccommunicationdeadline"),
-    _deadline("LicReportAckDeadline", "report_ack", 14, "warning",
+    _deadline("LicReportAckDeadline", Deadline.REPORT_ACK, Severity.WARNING,
               f"{{{{ $labels.device }}}}: usage report acknowledgement due in {_V1} days",
               "Smart Licensing Using Policy: {{ $labels.device }} must have a usage report acknowledged by Cisco "
               f"within {_V1} days (Next ACK deadline).", "licreportackdeadline"),
-    _deadline("LicReportAckDeadlineCritical", "report_ack", 3, "critical",
+    _deadline("LicReportAckDeadlineCritical", Deadline.REPORT_ACK, Severity.CRITICAL,
               f"{{{{ $labels.device }}}}: usage report acknowledgement due in {_V1} days",
               f"{{{{ $labels.device }}}} has {_V1} days to get its usage report acknowledged (negative: overdue).",
               "licreportackdeadline"),
-    _deadline("LicEvaluationExpiring", "evaluation_expiry", 14, "warning",
+    _deadline("LicEvaluationExpiring", Deadline.EVALUATION_EXPIRY, Severity.WARNING,
               f"{{{{ $labels.device }}}}: evaluation period ends in {_V1} days",
               "{{ $labels.device }} runs unregistered in evaluation mode (90 days of use); about "
               f"{_V1} days are left. Register it with an ID token.", "licevaluationexpiring"),
-    Alert("LicOutOfCompliance", "states", 'cisco_smartlic_authorization_state{state="out_of_compliance"}', "== 1",
-          ("gt", 0.5), "warning", "{{ $labels.device }}: licences out of compliance",
+    Alert("LicOutOfCompliance", "states", f'{MetricName.AUTHORIZATION_STATE}{{state="out_of_compliance"}}', "== 1",
+          ("gt", 0.5), Severity.WARNING, "{{ $labels.device }}: licences out of compliance",
           "{{ $labels.device }} uses more licences than its virtual account holds (OUT OF COMPLIANCE for over an "
           "hour).", "licoutofcompliance", "1h", "device"),
-    Alert("LicAuthorizationExpired", "states", 'cisco_smartlic_authorization_state{state="authorization_expired"}',
-          "== 1", ("gt", 0.5), "critical", "{{ $labels.device }}: licence authorization expired",
+    Alert("LicAuthorizationExpired", "states", f'{MetricName.AUTHORIZATION_STATE}{{state="authorization_expired"}}',
+          "== 1", ("gt", 0.5), Severity.CRITICAL, "{{ $labels.device }}: licence authorization expired",
           "{{ $labels.device }} has not reached Cisco for 90 days (AUTHORIZATION EXPIRED); it retries hourly.",
           "licauthorizationexpired", None, "device"),
     Alert("LicAttemptOverdue", "states",
-          "max by (device) (cisco_smartlic_source_timestamp_seconds)\n- on (device) group_right\n"
-          'cisco_smartlic_next_attempt_timestamp_seconds{attempt=~"registration_renewal|authorization_renewal"}',
-          "> 86400", ("gt", 86400), "warning",
+          f"{_SOURCES}\n- on (device) group_right\n{_NEXT_RENEWALS}",
+          "> 86400", ("gt", 86400), Severity.WARNING,
           f"{{{{ $labels.device }}}}: {{{{ $labels.attempt }}}} attempt overdue by {_DUR}",
           f"The output of {{{{ $labels.device }}}} was captured {_DUR} after the next {{{{ $labels.attempt }}}} "
           "attempt it names: the attempt did not happen or did not succeed.", "licattemptoverdue", "1h", "device",
-          expr="max by (device) (cisco_smartlic_source_timestamp_seconds)\n- on (device) group_right\n"
-               'cisco_smartlic_next_attempt_timestamp_seconds{attempt=~"registration_renewal|authorization_renewal"}'
-               "\n> 86400",
+          expr=f"{_SOURCES}\n- on (device) group_right\n{_NEXT_RENEWALS}\n> 86400",
           comment="Judged against the capture, not the clock: an old capture is LicSourceDataStale's matter."),
     # Grafana's threshold has gt/lt only; the count is extrapolated, so > 2.999 stands for >= 3.
     Alert("LicCallhomeFailuresRepeating", "states",
-          "sum by (device) (\n  (cisco_smartlic_callhome_failures_total unless cisco_smartlic_callhome_failures_total"
-          " offset 6h)\n  or increase(cisco_smartlic_callhome_failures_total[6h])\n)",
-          ">= 3", ("gt", 2.999), "warning", f"{{{{ $labels.device }}}}: {_V0} call-home failures in 6 hours",
-          "{{ $labels.device }} keeps failing to reach Cisco; cisco_smartlic_callhome_failures_total by reason says "
-          "why.", "liccallhomefailuresrepeating", None, "device",
+          f"sum by (device) (\n  ({_FAILURES} unless {_FAILURES} offset 6h)\n  or increase({_FAILURES}[6h])\n)",
+          ">= 3", ("gt", 2.999), Severity.WARNING, f"{{{{ $labels.device }}}}: {_V0} call-home failures in 6 hours",
+          f"{{{{ $labels.device }}}} keeps failing to reach Cisco; {_FAILURES} by reason says why.",
+          "liccallhomefailuresrepeating", None, "device",
           comment="A series born within the window counts from zero (increase() would miss its first\n"
                   "value); older series count their increase."),
-    Alert("LicSourceDataStale", "states", "time() - max by (device) (cisco_smartlic_source_timestamp_seconds)",
-          "> 2 * 86400", ("gt", 2 * 86400), "warning", f"{{{{ $labels.device }}}}: licensing outputs are {_DUR} old",
+    Alert("LicSourceDataStale", "states", f"time() - {_SOURCES}",
+          "> 2 * 86400", ("gt", 2 * 86400), Severity.WARNING,
+          f"{{{{ $labels.device }}}}: licensing outputs are {_DUR} old",
           f"The newest saved output of {{{{ $labels.device }}}} was captured {_DUR} ago; the collection job may have "
           "stopped. Deadlines shown may be out of date.", "licsourcedatastale", "1h", "device"),
     Alert("LicProblem", "states",
-          f'cisco_smartlic_problem{{severity=~"warning|critical",\n  problem!~"{_PROBLEMS}"}}', "== 1",
-          ("gt", 0.5), None, "{{ $labels.device }}: {{ $labels.problem }}",
+          f'{MetricName.PROBLEM}{{severity=~"{Severity.WARNING}|{Severity.CRITICAL}",\n  problem!~"{_PROBLEMS}"}}',
+          "== 1", ("gt", 0.5), None, "{{ $labels.device }}: {{ $labels.problem }}",
           "lic-exporter diagnose finds {{ $labels.problem }} ({{ $labels.severity }}) on {{ $labels.device }}; run "
-          "it on the device's outputs for what is wrong and what to type.", "lic-exporter-diagnose", "1h", "device",
+          "it on the device's outputs for what is wrong and what to type.", "licproblem", "1h", "device",
           comment="One alert for every diagnose finding above info; the series' own severity label\n"
                   "(warning, critical) is the alert's.\n"
                   "Findings with an alert of their own above are left to it (no double notification)."),
     # Grafana's query is 1 while failing, 0 while not, so that a healthy fleet returns data.
     Alert("LicCollectionFailing", "states",
-          f"(lic_exporter_collect_success == bool 0\n  unless on (instance, job, device)\n  ({_RECENT}))\n"
-          "or on (instance, job, device) 0 * lic_exporter_collect_success",
-          "== 1", ("gt", 0.5), "warning", "{{ $labels.device }}: collection from the switch keeps failing",
-          "lic_exporter cannot collect {{ $labels.device }} (lic_exporter_collect_failures_total by reason says "
+          f"({MetricName.COLLECT_SUCCESS} == bool 0\n  unless on (instance, job, device)\n  ({_RECENT}))\n"
+          f"or on (instance, job, device) 0 * {MetricName.COLLECT_SUCCESS}",
+          "== 1", ("gt", 0.5), Severity.WARNING, "{{ $labels.device }}: collection from the switch keeps failing",
+          f"lic_exporter cannot collect {{{{ $labels.device }}}} ({MetricName.COLLECT_FAILURES} by reason says "
           "why); its licensing series are getting old.", "liccollectionfailing", "30m", "device",
-          expr=f"lic_exporter_collect_success == 0\nunless on (instance, job, device)\n({_RECENT})",
+          expr=f"{MetricName.COLLECT_SUCCESS} == 0\nunless on (instance, job, device)\n({_RECENT})",
           comment="Collection has not succeeded for two intervals (the device's transcript and so its\n"
                   "licensing series are that old), or a device never collected keeps failing."),
-    Alert("LicExporterParseErrors", "states", 'lic_exporter_files{state="error"}', "> 0", ("gt", 0), "warning",
-          f"lic_exporter on {{{{ $labels.instance }}}}: {_V0} file(s) cannot be parsed",
+    Alert("LicExporterParseErrors", "states", f'{MetricName.FILES}{{state="error"}}', "> 0", ("gt", 0),
+          Severity.WARNING, f"lic_exporter on {{{{ $labels.instance }}}}: {_V0} file(s) cannot be parsed",
           "Their devices keep their last good values; the exporter log names each file and line.",
           "licexporterparseerrors", "30m", "fleet"),
     # Silence is an alert: the exporter down, gone, or a device gone from it.
     Alert("LicExporterDown", "health",
           'max by (instance, job) (\n  up{job=~".*lic_exporter.*"}\n'
-          "  or (up and on (instance, job) max_over_time(lic_exporter_build_info[1d]))\n)",
-          "< 1", ("lt", 1), "critical", "lic_exporter target {{ $labels.instance }} (job {{ $labels.job }}) is down",
+          f"  or (up and on (instance, job) max_over_time({MetricName.BUILD_INFO}[1d]))\n)",
+          "< 1", ("lt", 1), Severity.CRITICAL,
+          "lic_exporter target {{ $labels.instance }} (job {{ $labels.job }}) is down",
           "Prometheus cannot scrape {{ $labels.instance }}: no licensing series come from it, so no deadline "
           "alert of its devices can fire.", "licexporterdown", "5m", "fleet",
           expr='up{job=~".*lic_exporter.*"} == 0\n'
-               "or (up == 0 and on (instance, job) max_over_time(lic_exporter_build_info[1d]))",
+               f"or (up == 0 and on (instance, job) max_over_time({MetricName.BUILD_INFO}[1d]))",
           comment="A target whose job names lic_exporter, or any target that exported\n"
-                  "lic_exporter_build_info in the last day (whatever its job is called)."),
-    Alert("LicExporterAbsent", "health", "count(lic_exporter_build_info) or vector(0)", "< 1", ("lt", 1), "critical",
-          "No lic_exporter series in Prometheus",
-          "lic_exporter_build_info is absent: no exporter is scraped (target removed, relabelled away, or Prometheus "
+                  f"{MetricName.BUILD_INFO} in the last day (whatever its job is called)."),
+    Alert("LicExporterAbsent", "health", f"count({MetricName.BUILD_INFO}) or vector(0)", "< 1", ("lt", 1),
+          Severity.CRITICAL, "No lic_exporter series in Prometheus",
+          f"{MetricName.BUILD_INFO} is absent: no exporter is scraped (target removed, relabelled away, or Prometheus "
           "cannot reach it), so no licensing alert can fire.", "licexporterabsent", "5m", "fleet",
-          expr="absent(lic_exporter_build_info)"),
+          expr=f"absent({MetricName.BUILD_INFO})"),
     Alert("LicDeviceMissing", "health",
-          "count by (device) (cisco_smartlic_info)\nor 0 * max by (device) (max_over_time(cisco_smartlic_info[1d]))",
-          "< 1", ("lt", 1), "warning", "{{ $labels.device }}: its licensing series are gone",
+          f"count by (device) ({MetricName.INFO})\nor 0 * max by (device) (max_over_time({MetricName.INFO}[1d]))",
+          "< 1", ("lt", 1), Severity.WARNING, "{{ $labels.device }}: its licensing series are gone",
           "{{ $labels.device }} had licensing series in the last day and has none now: its outputs are no longer "
           "read, or its exporter is down. Its deadline alerts cannot fire.", "licdevicemissing", "10m", "device",
-          expr="max by (device) (max_over_time(cisco_smartlic_info[1d]))\n"
-               "unless max by (device) (cisco_smartlic_info)",
+          expr=f"max by (device) (max_over_time({MetricName.INFO}[1d]))\n"
+               f"unless max by (device) ({MetricName.INFO})",
           comment="By device only: a device moved to another exporter (instance, job) is not missing."),
 ]
 
@@ -187,12 +195,13 @@ ALERTS = [
 NO_GRAFANA_TWIN: dict[str, str] = {}
 assert NO_GRAFANA_TWIN.keys() == {a.name for a in ALERTS if not a.twin}
 
+_EARLIEST = f"device:{MetricName.DEADLINE_DAYS}:min"
 RECORDING = [
     ("The earliest deadline of each device, in days (negative once passed).",
-     {"record": "device:cisco_smartlic_deadline_days:min", "expr": "min by (device) (cisco_smartlic_deadline_days)"}),
+     {"record": _EARLIEST, "expr": f"min by (device) ({MetricName.DEADLINE_DAYS})"}),
     ("... and which deadline it is, as a label, for tables.",
-     {"record": "device_deadline:cisco_smartlic_deadline_days:nearest",
-      "expr": "cisco_smartlic_deadline_days == on (device) group_left device:cisco_smartlic_deadline_days:min"}),
+     {"record": f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest",
+      "expr": f"{MetricName.DEADLINE_DAYS} == on (device) group_left {_EARLIEST}"}),
 ]
 GROUPS = {"deadlines": "5m", "states": "5m", "health": "1m"}  # Grafana's evaluation interval per group
 
@@ -201,11 +210,11 @@ def _uid(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
-def annotations(alert: Alert, runbook_base: str, dashboard_base: str, grafana: bool = False) -> dict:
+def alert_annotations(alert: Alert, runbook_base: str, dashboard_base: str, grafana: bool = False) -> dict:
     found = {"summary": alert.summary, "description": alert.description}
     if grafana:
         found = {k: v.replace("$value ", "$values.A.Value ") for k, v in found.items()}
-    found["runbook"] = f"README.md#{alert.anchor}"  # kept: tests/test_alertmanager_e2e.py reads it
+    found["runbook"] = f"docs/alerts.md#{alert.anchor}"  # kept: tests/test_alertmanager_e2e.py reads it
     found["runbook_url"] = f"{runbook_base}#{alert.anchor}"
     if alert.dashboard == "device":
         found["dashboard_url"] = f"{dashboard_base}/d/{DEVICE_BOARD}?var-device={{{{ $labels.device }}}}"
@@ -224,8 +233,8 @@ def prometheus_rules(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DAS
             if alert.wait:
                 rule["for"] = alert.wait
             if alert.severity:
-                rule["labels"] = {"severity": alert.severity}
-            rule["annotations"] = annotations(alert, runbook_base, dashboard_base)
+                rule["labels"] = {"severity": str(alert.severity)}
+            rule["annotations"] = alert_annotations(alert, runbook_base, dashboard_base)
             rules.append((alert.comment, rule))
         groups.append((f"lic_exporter.{group}", rules))
     return groups
@@ -254,8 +263,8 @@ def grafana_alerting(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DAS
                                "conditions": [{"evaluator": {"type": kind, "params": [param]}}]}},
                 ],
                 "noDataState": no_data, "execErrState": exec_err, "for": alert.wait or "0s",
-                "labels": {"severity": alert.severity} if alert.severity else {},
-                "annotations": annotations(alert, runbook_base, dashboard_base, grafana=True),
+                "labels": {"severity": str(alert.severity)} if alert.severity else {},
+                "annotations": alert_annotations(alert, runbook_base, dashboard_base, grafana=True),
             })
         groups.append({"orgId": 1, "name": f"lic_exporter {group}", "folder": "Cisco Smart Licensing",
                        "interval": interval, "rules": rules})
@@ -270,14 +279,14 @@ _Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
     "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
 
 
-def _dump(document) -> str:
+def _dump(document: object) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100_000, allow_unicode=True)
 
 
 def rules_text(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DASHBOARD_BASE) -> str:
     lines = ["# Generated by dashboards/build_alerting.py (python dashboards/build_dashboards.py): edit the",
              "# table there. Prometheus rules for lic_exporter: two recording rules, the deadline, state and",
-             "# health alerts. Load with `rule_files: [lic_exporter.rules.yml]`; runbooks: README.md,",
+             "# health alerts. Load with `rule_files: [lic_exporter.rules.yml]`; runbooks: docs/alerts.md,",
              '# "Alerts and runbooks".', "groups:"]
     for name, rules in prometheus_rules(runbook_base, dashboard_base):
         lines += [f"  - name: {name}", "    rules:"]

@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from lic_exporter.model.vocabulary import DEADLINE_DAYS, MetricName
+
 HERE = Path(__file__).resolve().parent
 # The dashboard schema version of the pinned @grafana/schema (schema/package.json):
 # node_modules/@grafana/schema/dist/esm/raw/dashboard/x/types.gen.mjs, defaultDashboard.
@@ -26,8 +28,13 @@ FLEET_UID, DEVICE_UID = "lic-exporter-fleet", "lic-exporter-device"
 # Off until tests/test_dashboards.py's concrete() substitutes these variables' regex matchers.
 MULTI_DEVICE = True
 SCRAPE_INTERVAL = "1m"  # the exporter is scraped every 60 s: no panel asks for a finer step
-DAYS_THRESHOLDS = {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "orange", "value": 7},
-                                                 {"color": "green", "value": 30}]}
+# Panels that show several deadlines side by side colour them on one scale: the widest window any
+# deadline's alerts use (the vocabulary's table), red under its critical mark, orange under its warning.
+RED_DAYS = max(days.critical for days in DEADLINE_DAYS.values())
+ORANGE_DAYS = max(days.warning for days in DEADLINE_DAYS.values())
+DAYS_THRESHOLDS = {"mode": "absolute", "steps": [{"color": "red", "value": None},
+                                                 {"color": "orange", "value": RED_DAYS},
+                                                 {"color": "green", "value": ORANGE_DAYS}]}
 # Days as days: Grafana's unit "d" turns 400 days into "1.10 year" and 14 into "2 week".
 DAYS = {"unit": "suffix: d", "decimals": 1}
 # Opens the device dashboard on the row's device, with the same data source and time range.
@@ -88,7 +95,7 @@ DEFAULT_CUSTOM: dict[str, dict] = {
 
 _METRIC = re.compile(r"\b((?:device[_a-z]*:)?(?:cisco_smartlic|lic_exporter)_[a-z_:]+)(?:\{([^}]*)\})?(?!\w|\()")
 # Exporter-wide series: no device label.
-_EXPORTER_WIDE = ("lic_exporter_files", "lic_exporter_parse_errors_total", "lic_exporter_syslog_lines_total")
+_EXPORTER_WIDE = (MetricName.FILES, MetricName.PARSE_ERRORS, MetricName.SYSLOG_LINES)
 
 
 def scoped(expr: str) -> str:
@@ -189,7 +196,7 @@ STATE_COLOURS = {state: colour for state, (_, _, colour) in AUTHORIZATION.items(
 def first_failures(selector: str, window: str) -> str:
     """Call-home failures in each window, counting a series from its first failure (increase()
     alone misses the first value of a series born in the window; the rules do the same)."""
-    metric = f"cisco_smartlic_callhome_failures_total{selector}"
+    metric = f"{MetricName.CALLHOME_FAILURES}{selector}"
     return f"(increase({metric}[{window}]) or ({metric} unless {metric} offset {window}))"
 
 
@@ -204,35 +211,37 @@ def state_bars(metric: str, title: str, grid: tuple[int, int, int, int], descrip
 def fleet() -> dict:
     per_device = [DEVICE_LINK]
     # The recorded series, else the same computed here: the key panel works without the rules.
-    nearest_raw = ("cisco_smartlic_deadline_days == on (device) group_left "
-                   "min by (device) (cisco_smartlic_deadline_days)")
+    nearest_raw = (f"{MetricName.DEADLINE_DAYS} == on (device) group_left "
+                   f"min by (device) ({MetricName.DEADLINE_DAYS})")
     panels = [
         panel("bargauge", "Devices per licensing mode",
-              [target("count by (mode) (cisco_smartlic_info)", "{{mode}}", instant=True)], (0, 0, 6, 7),
+              [target(f"count by (mode) ({MetricName.INFO})", "{{mode}}", instant=True)], (0, 0, 6, 7),
               "smart: classic Smart Licensing (registration and authorization, the deadlines registration_expiry "
               "and communication_deadline); policy: Smart Licensing Using Policy (usage reports, the report_ack "
               "deadline). Both appear in every table below.", decimals=0,
               color={"mode": "fixed", "fixedColor": "blue"}, options={"showUnfilled": False}),
-        state_bars("cisco_smartlic_authorization_state", "Devices per authorization state", (6, 0, 9, 7),
+        state_bars(MetricName.AUTHORIZATION_STATE, "Devices per authorization state", (6, 0, 9, 7),
                    "How many devices are in each licence authorization state now; a state no device is in shows 0. "
                    "Anything but authorized (or not applicable, in policy mode) needs a look: the status history "
                    "below shows which device and since when."),
-        state_bars("cisco_smartlic_registration_state", "Devices per registration state", (15, 0, 9, 7),
+        state_bars(MetricName.REGISTRATION_STATE, "Devices per registration state", (15, 0, 9, 7),
                    "Classic Smart Licensing registration state of each device; a state no device is in shows 0."),
         panel("table", "Nearest deadline per device",
-              [target(f"sort(device_deadline:cisco_smartlic_deadline_days:nearest or ({nearest_raw}))",
+              [target(f"sort(device_deadline:{MetricName.DEADLINE_DAYS}:nearest or ({nearest_raw}))",
                       instant=True, table=True)],
-              (0, 7, 10, 10), "Each device's earliest deadline in days, soonest first: red under 7 days, orange "
-              "under 30; negative once passed. Click a device to open it. Works without the recording rules too.",
+              (0, 7, 10, 10), f"Each device's earliest deadline in days, soonest first: red under {RED_DAYS} days, "
+              f"orange under {ORANGE_DAYS}; negative once passed. Click a device to open it. Works without the "
+              "recording rules too.",
               thresholds=DAYS_THRESHOLDS, links=per_device, **DAYS,
               options={"sortBy": [{"displayName": "days left", "desc": False}]},
               transformations=[excluded("Time", "__name__", "instance", "job", rename={"Value": "days left"})],
               overrides=cell_colours("days left")),
         panel("table", "Every deadline per device (days left)",
-              [target("cisco_smartlic_deadline_days", instant=True, table=True)],
+              [target(MetricName.DEADLINE_DAYS, instant=True, table=True)],
               (10, 7, 14, 10), "All four deadlines side by side: the classic ones (registration_expiry, "
               "communication_deadline, evaluation_expiry) and Smart Licensing Using Policy's report_ack. Empty where "
-              "a device's output does not state it. Red under 7 days, orange under 30. Click a device to open it.",
+              f"a device's output does not state it. Red under {RED_DAYS} days, orange under {ORANGE_DAYS}. Click a "
+              "device to open it.",
               thresholds=DAYS_THRESHOLDS, links=per_device, **DAYS, custom={"cellOptions": {
                   "type": "color-background", "mode": "basic"}},
               options={"sortBy": [{"displayName": "communication_deadline", "desc": False}]},
@@ -241,13 +250,13 @@ def fleet() -> dict:
                                excluded(rename={"device\\deadline": "device"})],
               overrides=[by_name("device", ("custom.cellOptions", {"type": "auto"}))]),
         panel("status-history", "Authorization state history",
-              [target(state_code("cisco_smartlic_authorization_state", AUTH_CODES), "{{device}}")],
+              [target(state_code(MetricName.AUTHORIZATION_STATE, AUTH_CODES), "{{device}}")],
               (0, 17, 24, 8), "Every device (one row each) over time, coloured by its authorization state: "
               "green authorized, yellow evaluation, orange out of compliance, red expired. Hover for the state; "
               "click to open the device.", mappings=AUTH_MAP, links=[DEVICE_SERIES_LINK],
               color={"mode": "fixed", "fixedColor": "text"}),
         panel("table", "Age of the newest captured output",
-              [target("sort_desc((time() - max by (device) (cisco_smartlic_source_timestamp_seconds)) / 86400)",
+              [target(f"sort_desc((time() - max by (device) ({MetricName.SOURCE_TIMESTAMP})) / 86400)",
                       instant=True, table=True)],
               (0, 25, 8, 8), "Days since each device's newest saved output was captured, oldest first. Over 2 days "
               "means the collection job stopped for that device (LicSourceDataStale).", **DAYS, links=per_device,
@@ -271,7 +280,7 @@ def fleet() -> dict:
               options={"sortBy": [{"displayName": "failures", "desc": True}]},
               transformations=[excluded("Time", rename={"Value": "failures"})], overrides=cell_colours("failures")),
         panel("table", "Active problems (lic-exporter diagnose)",
-              [target("sort_desc(cisco_smartlic_problem == 1)", instant=True, table=True)], (0, 33, 24, 8),
+              [target(f"sort_desc({MetricName.PROBLEM} == 1)", instant=True, table=True)], (0, 33, 24, 8),
               "Every finding of the troubleshooting rules, per device; the README lists each problem and its fix "
               "(lic-exporter diagnose prints it). Click a device to open it.", links=per_device,
               mappings=value_map({"critical": ("critical", "red"), "warning": ("warning", "orange"),
@@ -280,24 +289,24 @@ def fleet() -> dict:
               transformations=[excluded("Time", "__name__", "Value", "instance", "job")],
               overrides=[by_name("severity", ("custom.cellOptions", {"type": "color-text"}))]),
         panel("stat", "Files in error",
-              [target('sum(lic_exporter_files{state="error"})', instant=True)], (0, 41, 6, 5),
+              [target(f'sum({MetricName.FILES}{{state="error"}})', instant=True)], (0, 41, 6, 5),
               "Files the exporter cannot parse; their devices keep their last good values. Over 0: read the "
               "exporter's log for the file and the error.",
               thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
                                                         {"color": "red", "value": 1}]}),
-        panel("stat", "Files parsed", [target('sum(lic_exporter_files{state="ok"})', instant=True)], (6, 41, 6, 5),
+        panel("stat", "Files parsed", [target(f'sum({MetricName.FILES}{{state="ok"}})', instant=True)], (6, 41, 6, 5),
               "Saved outputs the exporter parses cleanly: about one per device and command.",
               color={"mode": "fixed", "fixedColor": "text"}),
         panel("timeseries", "Parse errors and syslog lines read",
-              [target("sum(increase(lic_exporter_parse_errors_total[$__rate_interval]))", "parse errors"),
-               target("sum(increase(lic_exporter_syslog_lines_total[$__rate_interval]))", "syslog lines read",
+              [target(f"sum(increase({MetricName.PARSE_ERRORS}[$__rate_interval]))", "parse errors"),
+               target(f"sum(increase({MetricName.SYSLOG_LINES}[$__rate_interval]))", "syslog lines read",
                       ref="B")],
               (12, 41, 12, 5), "Exporter health: problems met while parsing, and the syslog lines it reads (a flat "
               "zero for syslog lines means the tail stopped).", unit="short", custom={"drawStyle": "line",
                                                                                      "stacking": {"mode": "none"},
                                                                                      "fillOpacity": 10}),
         panel("table", "Collection from the switches: hours since the last success",
-              [target("sort_desc((time() - lic_exporter_collect_last_success_timestamp_seconds) / 3600)",
+              [target(f"sort_desc((time() - {MetricName.COLLECT_LAST_SUCCESS}) / 3600)",
                       instant=True, table=True)],
               (0, 46, 12, 8), "When the exporter collects over SSH (serve --config.file): how long ago each "
               "device was last collected; over two intervals is the LicCollectionFailing alert. Click a device "
@@ -309,7 +318,7 @@ def fleet() -> dict:
               transformations=[excluded("Time", "__name__", rename={"Value": "hours since success"})],
               overrides=cell_colours("hours since success")),
         panel("timeseries", "Collection failures by reason",
-              [target("sum by (reason) (increase(lic_exporter_collect_failures_total[$__rate_interval]))",
+              [target(f"sum by (reason) (increase({MetricName.COLLECT_FAILURES}[$__rate_interval]))",
                       "{{reason}}")],
               (12, 46, 12, 8), "Failed SSH collections by cause (the README says what each reason means).",
               unit="short", decimals=0),
@@ -323,34 +332,34 @@ def detail() -> dict:
     hide = ("Time", "__name__", "device", "instance", "job")
     panels = [
         panel("table", "Licensing mode and accounts",
-              [target(f"cisco_smartlic_info{{{dev}}}", instant=True, table=True)], (0, 0, 24, 4),
+              [target(f"{MetricName.INFO}{{{dev}}}", instant=True, table=True)], (0, 0, 24, 4),
               "mode smart: classic Smart Licensing (registration, authorization); policy: Smart Licensing Using "
               "Policy (usage reports and their ACK). The smart and virtual account the device is registered to.",
               transformations=[excluded(*hide, "Value")]),
         panel("state-timeline", "Authorization state",
-              [target(state_code("cisco_smartlic_authorization_state", AUTH_CODES, dev), "authorization")],
+              [target(state_code(MetricName.AUTHORIZATION_STATE, AUTH_CODES, dev), "authorization")],
               (0, 4, 12, 6), "Licence authorization over time: green authorized, yellow evaluation, orange out of "
               "compliance, red expired. Out of compliance: add licences to the virtual account; expired: restore "
               "call-home (README runbooks).", mappings=AUTH_MAP, color={"mode": "fixed", "fixedColor": "text"}),
         panel("state-timeline", "Registration state",
-              [target(state_code("cisco_smartlic_registration_state", REG_CODES, dev), "registration")],
+              [target(state_code(MetricName.REGISTRATION_STATE, REG_CODES, dev), "registration")],
               (12, 4, 12, 6), "Classic Smart Licensing registration over time: green registered, yellow "
               "unregistered, orange failed, red expired (re-register with a new ID token).", mappings=REG_MAP,
               color={"mode": "fixed", "fixedColor": "text"}),
         panel("table", "Deadlines (days left)",
-              [target(f"cisco_smartlic_deadline_days{{{dev}}}", instant=True, table=True)],
-              (0, 10, 8, 7), "Days to each deadline the outputs state, nearest first: red under 7, orange under "
-              "30, negative once passed. report_ack is Smart Licensing Using Policy's.", thresholds=DAYS_THRESHOLDS,
-              **DAYS, options={"sortBy": [{"displayName": "days left", "desc": False}]},
+              [target(f"{MetricName.DEADLINE_DAYS}{{{dev}}}", instant=True, table=True)],
+              (0, 10, 8, 7), f"Days to each deadline the outputs state, nearest first: red under {RED_DAYS}, orange "
+              f"under {ORANGE_DAYS}, negative once passed. report_ack is Smart Licensing Using Policy's.",
+              thresholds=DAYS_THRESHOLDS, **DAYS, options={"sortBy": [{"displayName": "days left", "desc": False}]},
               transformations=[excluded(*hide, rename={"Value": "days left"})], overrides=cell_colours("days left")),
         panel("table", "Deadlines",
-              [target(f"cisco_smartlic_deadline_timestamp_seconds{{{dev}}} * 1000", instant=True, table=True)],
+              [target(f"{MetricName.DEADLINE_TIMESTAMP}{{{dev}}} * 1000", instant=True, table=True)],
               (8, 10, 8, 7), "The date of each deadline, nearest first.", unit="dateTimeAsIso",
               options={"sortBy": [{"displayName": "date", "desc": False}]},
               transformations=[excluded(*hide, rename={"Value": "date"})]),
         panel("table", "Next and last attempts",
-              [target(f"cisco_smartlic_next_attempt_timestamp_seconds{{{dev}}} * 1000", instant=True, table=True),
-               target(f"cisco_smartlic_last_attempt_timestamp_seconds{{{dev}}} * 1000", instant=True, table=True,
+              [target(f"{MetricName.NEXT_ATTEMPT_TIMESTAMP}{{{dev}}} * 1000", instant=True, table=True),
+               target(f"{MetricName.LAST_ATTEMPT_TIMESTAMP}{{{dev}}} * 1000", instant=True, table=True,
                       ref="B")], (16, 10, 8, 7),
               "Per attempt (registration, renewals, report push): when the device last tried and when it will "
               "try next. A next attempt in the past means it did not happen (LicAttemptOverdue).",
@@ -358,7 +367,7 @@ def detail() -> dict:
               transformations=[{"id": "merge", "options": {}},
                                excluded(*hide, rename={"Value #A": "next attempt", "Value #B": "last attempt"})]),
         panel("stat", "Last attempt succeeded",
-              [target(f"cisco_smartlic_last_attempt_success{{{dev}}}", "{{attempt}}", instant=True)], (0, 17, 8, 5),
+              [target(f"{MetricName.LAST_ATTEMPT_SUCCESS}{{{dev}}}", "{{attempt}}", instant=True)], (0, 17, 8, 5),
               "Whether each last attempt succeeded, where the output says. Failed: see the call-home failures "
               "beside it for the reason.",
               mappings=value_map({"0": ("failed", "red"), "1": ("succeeded", "green")}),
@@ -370,25 +379,25 @@ def detail() -> dict:
               (8, 17, 10, 8), "Failed communications with Cisco per interval, by cause (the first one counts too). "
               "The README says what each reason means.", unit="short", decimals=0),
         panel("stat", "Last call-home failure",
-              [target(f"cisco_smartlic_callhome_last_failure_timestamp_seconds{{{dev}}} * 1000", instant=True)],
+              [target(f"{MetricName.CALLHOME_LAST_FAILURE}{{{dev}}} * 1000", instant=True)],
               (18, 17, 6, 4), "When the newest failed communication with Cisco was logged.",
               unit="dateTimeFromNow", color={"mode": "fixed", "fixedColor": "text"}),
         panel("table", "Syslog messages (time range)",
               [target(f"sort_desc(sum by (mnemonic, severity) "
-                      f"(increase(cisco_smartlic_syslog_messages_total{{{dev}}}[$__range])))", instant=True,
+                      f"(increase({MetricName.SYSLOG_MESSAGES}{{{dev}}}[$__range])))", instant=True,
                       table=True)], (18, 21, 6, 8),
               "Licensing and call-home syslog messages in the time range, by message name, most first.",
               decimals=0, transformations=[excluded("Time", rename={"Value": "messages"})],
               options={"sortBy": [{"displayName": "messages", "desc": True}]}),
-        panel("stat", "Call-home enabled", [target(f"cisco_smartlic_callhome_enabled{{{dev}}}", instant=True)],
+        panel("stat", "Call-home enabled", [target(f"{MetricName.CALLHOME_ENABLED}{{{dev}}}", instant=True)],
               (0, 22, 8, 3), "Call-home carries Smart Licensing to Cisco; disabled means no renewal can succeed.",
               mappings=value_map({"0": ("disabled", "red"), "1": ("enabled", "green")}),
               thresholds={"mode": "absolute", "steps": [{"color": "red", "value": None},
                                                         {"color": "green", "value": 1}]},
               options={"colorMode": "background"}),
         panel("table", "Entitlements",
-              [target(f"cisco_smartlic_entitlement_state{{{dev}}} == 1", instant=True, table=True),
-               target(f"cisco_smartlic_entitlement_licenses{{{dev}}}", instant=True, table=True, ref="B")],
+              [target(f"{MetricName.ENTITLEMENT_STATE}{{{dev}}} == 1", instant=True, table=True),
+               target(f"{MetricName.ENTITLEMENT_LICENSES}{{{dev}}}", instant=True, table=True, ref="B")],
               (0, 25, 18, 8), "Each licence tag with its state and the count in use; out of compliance (orange) "
               "means the virtual account lacks licences for it.",
               mappings=value_map({"authorized": ("authorized", "green"), "in_use": ("in use", "green"),
@@ -401,7 +410,7 @@ def detail() -> dict:
                                excluded(*hide, "Value #A", rename={"Value #B": "licences in use"})],
               overrides=[by_name("state", ("custom.cellOptions", {"type": "color-text"}))]),
         panel("table", "Problems found (lic-exporter diagnose)",
-              [target(f"cisco_smartlic_problem{{{dev}}} == 1", instant=True, table=True)], (0, 33, 24, 5),
+              [target(f"{MetricName.PROBLEM}{{{dev}}} == 1", instant=True, table=True)], (0, 33, 24, 5),
               "The troubleshooting rules' findings for this device; the README (and lic-exporter diagnose) give "
               "each one's fix.", mappings=value_map({"critical": ("critical", "red"),
                                                      "warning": ("warning", "orange"), "info": ("info", "blue")}),
@@ -416,8 +425,8 @@ def detail() -> dict:
                           "datasource": DATASOURCE, "gridPos": {"x": 0, "y": 0, "w": 24, "h": 1}})
     # Annotations are not repeated: they match every picked device.
     picked = 'device=~"$device"' if MULTI_DEVICE else dev
-    changes = [state_change("cisco_smartlic_authorization_state", "Authorization state changes", "orange", picked),
-               state_change("cisco_smartlic_registration_state", "Registration state changes", "purple", picked)]
+    changes = [state_change(MetricName.AUTHORIZATION_STATE, "Authorization state changes", "orange", picked),
+               state_change(MetricName.REGISTRATION_STATE, "Registration state changes", "purple", picked)]
     return dashboard(DEVICE_UID, "Cisco Smart Licensing: device detail", panels, device=True, links=links,
                      annotations=changes)
 
@@ -457,18 +466,18 @@ def variables(device: bool) -> list[dict]:
         where = 'job=~"$job", instance=~"$instance"'
         accounts = f'{where}, smart_account=~"$smart_account", virtual_account=~"$virtual_account"'
         # All devices: the list of those the accounts leave (no allValue), each its own row.
-        found += [query_variable("job", "Job", "label_values(cisco_smartlic_info, job)", True, ".+"),
-                  query_variable("instance", "Exporter", 'label_values(cisco_smartlic_info{job=~"$job"}, instance)',
+        found += [query_variable("job", "Job", f"label_values({MetricName.INFO}, job)", True, ".+"),
+                  query_variable("instance", "Exporter", f'label_values({MetricName.INFO}{{job=~"$job"}}, instance)',
                                  True, ".+"),
                   query_variable("smart_account", "Smart account",
-                                 f"label_values(cisco_smartlic_info{{{where}}}, smart_account)", True, ".*"),
+                                 f"label_values({MetricName.INFO}{{{where}}}, smart_account)", True, ".*"),
                   query_variable("virtual_account", "Virtual account",
-                                 f'label_values(cisco_smartlic_info{{{where}, smart_account=~"$smart_account"}}, '
+                                 f'label_values({MetricName.INFO}{{{where}, smart_account=~"$smart_account"}}, '
                                  "virtual_account)", True, ".*"),
-                  query_variable("device", "Device", f"label_values(cisco_smartlic_info{{{accounts}}}, device)",
+                  query_variable("device", "Device", f"label_values({MetricName.INFO}{{{accounts}}}, device)",
                                  True)]
     elif device:
-        found.append(query_variable("device", "Device", "label_values(cisco_smartlic_info, device)"))
+        found.append(query_variable("device", "Device", f"label_values({MetricName.INFO}, device)"))
     return found
 
 

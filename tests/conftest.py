@@ -1,25 +1,14 @@
-"""Shared test setup: where the real-output corpus is, and the golden-file helpers."""
+"""Shared pytest fixtures: the real-output corpus (or a skip without it) and one parser per session.
+Paths and helpers are modules of tests/support/, imported by name."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from lic_exporter.parsing.files import Parser
-
-TESTS = Path(__file__).resolve().parent
-PROJECT = TESTS.parent
-FIXTURES = TESTS / "fixtures"
-SHOW_FIXTURES = FIXTURES / "show"
-SYSLOG_FIXTURES = FIXTURES / "syslog"
-CORPUS = Path(os.environ.get("LIC_EXPORTER_CORPUS", PROJECT.parent / "shared" / "corpus" / "real"))
-CORPUS_EXPECTED = TESTS / "corpus_expected"
-
-
-def corpus_required() -> bool:
-    return os.environ.get("LIC_EXPORTER_REQUIRE_CORPUS") == "1"
+from tests.support.paths import CORPUS, corpus_required
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT
-from prometheus_helpers import fixture_stack
+
+from tests.support.paths import PROJECT
+from tests.support.prometheus import fixture_stack
 
 DASHBOARDS = PROJECT / "dashboards"
 sys.path.insert(0, str(DASHBOARDS))
@@ -24,6 +25,7 @@ RULES = DASHBOARDS / "prometheus" / "lic_exporter.rules.yml"
 RULE_TESTS = DASHBOARDS / "prometheus" / "tests" / "lic_exporter.test.yml"
 ALERTING = DASHBOARDS / "grafana" / "provisioning" / "alerting" / "lic_exporter.yml"
 README = PROJECT / "README.md"
+RUNBOOKS = PROJECT / "docs" / "alerts.md"
 ENV_UID = "${LIC_EXPORTER_PROMETHEUS_UID}"
 HEALTH = {"LicExporterDown", "LicExporterAbsent"}
 SILENCE = {"LicExporterDown", "LicExporterAbsent", "LicDeviceMissing"}
@@ -40,10 +42,10 @@ def grafana_alerts(path: Path = ALERTING) -> dict[str, dict]:
     return {rule["title"]: rule for group in document["groups"] for rule in group["rules"]}
 
 
-def readme_anchors() -> set[str]:
-    """GitHub's anchors of the README's headings."""
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of the headings of docs/alerts.md, where the runbooks are."""
     return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-            for heading in re.findall(r"^#+ (.+)$", README.read_text(), re.M)}
+            for heading in re.findall(r"^#+ (.+)$", RUNBOOKS.read_text(), re.M)}
 
 
 def test_committed_rules_are_what_the_table_writes() -> None:
@@ -52,13 +54,13 @@ def test_committed_rules_are_what_the_table_writes() -> None:
 
 
 def test_every_alert_has_a_runbook_url_and_its_dashboard_url() -> None:
-    anchors = readme_anchors()
+    anchors = runbook_anchors()
     table = {alert.name: alert for alert in build_alerting.ALERTS}
     for where, alerts in (("prometheus", prometheus_alerts()), ("grafana", grafana_alerts())):
         for name, rule in alerts.items():
             notes = rule["annotations"]
-            anchor = notes["runbook_url"].removeprefix("README.md#")
-            assert notes["runbook_url"] == f"README.md#{anchor}" and anchor in anchors, (where, name)
+            anchor = notes["runbook_url"].removeprefix("docs/alerts.md#")
+            assert notes["runbook_url"] == f"docs/alerts.md#{anchor}" and anchor in anchors, (where, name)
             board = table[name].dashboard
             assert board, (where, name)  # every alert here has a dashboard that helps
             url = notes["dashboard_url"]

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import Daemon, free_port
-from prometheus_helpers import Prometheus, binary, stop_process
+
+from tests.support.daemon import Daemon, free_port
+from tests.support.prometheus import Prometheus, binary, stop_process
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "dashboards" / "alertmanager" / "alertmanager.yml"
@@ -287,7 +288,7 @@ def test_critical_arrives_and_its_warning_twin_is_inhibited(tmp_path: Path) -> N
         assert DEVICE in alert["annotations"]["summary"] and DEVICE in alert["annotations"]["description"]
         days = re.search(r"in (-?[0-9.]+) days", alert["annotations"]["summary"])
         assert days and abs(float(days.group(1)) - days_left) < 0.1, alert["annotations"]["summary"]
-        assert alert["annotations"]["runbook"].startswith("README.md#")
+        assert alert["annotations"]["runbook"].startswith("docs/alerts.md#")
 
         # The warning's group is flushed by now (its alerts arrived by `seen`): nothing of it came.
         time.sleep(max(0.0, seen + group_wait + 5 - time.monotonic()))

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES as FIXTURES
 
 from lic_exporter.parsing.files import Parser
+from tests.support.paths import SHOW_FIXTURES as FIXTURES
 
 STATUS = (FIXTURES / "communication_failed.txt").read_text()
 

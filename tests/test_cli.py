@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES as FIXTURES
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.paths import SHOW_FIXTURES as FIXTURES
 
 NOW = "2026-04-01T00:00:00+00:00"
 

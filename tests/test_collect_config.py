@@ -1,6 +1,7 @@
-"""The collection configuration: YAML read into validated targets (lic_exporter/collect/config.py)
-and the inventories it may name (lic_exporter/collect/inventory.py). Real files throughout: the
-authored examples in tests/fixtures/collect and files written to tmp_path."""
+"""The collection configuration: YAML read into validated targets (lic_exporter/collect/loading.py,
+schema.py, targets.py) and the inventories it may name (lic_exporter/collect/inventory.py).
+Real files throughout: the authored examples in tests/fixtures/collect and files written to
+tmp_path."""
 
 from __future__ import annotations
 
@@ -10,18 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lic_exporter.collect.config import (
-    CollectConfig,
-    CollectSettings,
-    ConfigError,
-    Credential,
-    Secret,
-    Target,
-    device_name,
-    duration_seconds,
-    load_config,
-)
 from lic_exporter.collect.inventory import map_platform
+from lic_exporter.collect.loading import load_config
+from lic_exporter.collect.schema import duration_seconds
+from lic_exporter.collect.targets import CollectConfig, CollectSettings, ConfigError, Credential, Secret, Target
+from lic_exporter.sources.names import device_name
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "collect"
 PLANTED = "Planted-Pa55word-7Qx"  # must never show up in an error, a warning or a repr

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_helpers import Daemon
-from prometheus_helpers import Prometheus, binary
-from switches import SwitchFarm, default_outputs, fixture_sections, new_host_key
 
-from lic_exporter.collect.session import allowed
+from lic_exporter.collect.platforms import allowed
+from tests.support.daemon import Daemon
+from tests.support.prometheus import Prometheus, binary
+from tests.support.switches import SwitchFarm, default_outputs, fixture_sections, new_host_key
 
 PASSWORD = "Planted-Pw-7781x"
 
@@ -148,7 +148,7 @@ def test_sighup_rereads_the_configuration_and_keeps_it_when_broken(tmp_path: Pat
                                                                     monkeypatch) -> None:
     import signal
 
-    from daemon_helpers import series, wait_for
+    from tests.support.daemon import series, wait_for
 
     monkeypatch.setenv("LIC_TEST_SWITCH_PASSWORD", PASSWORD)
     first, second = farm.add(password=PASSWORD), farm.add(password=PASSWORD)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lic_exporter.collect.config import CollectConfig, CollectSettings, Credential, Target
-from lic_exporter.collect.schedule import Collector, fresh_transcript, next_slot, offset_in_interval, shard_of
-from lic_exporter.collect.session import CollectError
+from lic_exporter.collect.failures import CollectError
+from lic_exporter.collect.runner import CollectionRunner
+from lic_exporter.collect.schedule import fresh_transcript, next_slot, offset_in_interval, shard_of
+from lic_exporter.collect.targets import CollectConfig, CollectSettings, Credential, Target
 
 CREDENTIAL = Credential(username="licmon", password="not-a-real-password")
 
@@ -55,8 +56,8 @@ class StandIn:
 
 def test_at_most_concurrency_sessions_and_every_target_once(tmp_path: Path) -> None:
     session = StandIn()
-    collector = Collector(_config(_targets(20), concurrency=4, logins_per_second=1000), tmp_path, session)
-    results = asyncio.run(collector.run_once())
+    runner = CollectionRunner(_config(_targets(20), concurrency=4, logins_per_second=1000), tmp_path, session)
+    results = asyncio.run(runner.run_once())
     assert session.most == 4 and len(results) == 20 and all(r.ok for r in results)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"sw{n:03d}.log" for n in range(20)]
 
@@ -64,10 +65,10 @@ def test_at_most_concurrency_sessions_and_every_target_once(tmp_path: Path) -> N
 def test_one_session_per_device(tmp_path: Path) -> None:
     session = StandIn(seconds=0.2)
     [target] = _targets(1)
-    collector = Collector(_config((target,), logins_per_second=1000), tmp_path, session)
+    runner = CollectionRunner(_config((target,), logins_per_second=1000), tmp_path, session)
 
     async def twice():
-        return await asyncio.gather(collector.collect(target), collector.collect(target))
+        return await asyncio.gather(runner.collect(target), runner.collect(target))
 
     first, second = asyncio.run(twice())
     assert first.ok and second is None and len(session.started) == 1
@@ -75,8 +76,8 @@ def test_one_session_per_device(tmp_path: Path) -> None:
 
 def test_logins_are_spread_to_the_configured_rate(tmp_path: Path) -> None:
     session = StandIn(seconds=0.0)
-    collector = Collector(_config(_targets(6), concurrency=16, logins_per_second=20), tmp_path, session)
-    asyncio.run(collector.run_once())
+    runner = CollectionRunner(_config(_targets(6), concurrency=16, logins_per_second=20), tmp_path, session)
+    asyncio.run(runner.run_once())
     starts = sorted(when for _, when in session.started)
     gaps = [b - a for a, b in pairwise(starts)]
     assert min(gaps) >= 0.045 and starts[-1] - starts[0] >= 0.24
@@ -95,46 +96,46 @@ def test_offsets_spread_a_fleet_over_the_interval_and_stay_put() -> None:
 
 def test_authentication_failures_back_off_an_hour_doubling_to_a_day(tmp_path: Path) -> None:
     [target] = _targets(1)
-    collector = Collector(_config((target,), logins_per_second=1000, suspend_after=99), tmp_path,
+    runner = CollectionRunner(_config((target,), logins_per_second=1000, suspend_after=99), tmp_path,
                           StandIn(seconds=0.0, fail={"sw000": "auth"}))
     waits = []
     for _ in range(7):
-        result = asyncio.run(collector.collect(target))
+        result = asyncio.run(runner.collect(target))
         assert result.reason == "auth"
         now = time.time()
-        waits.append(collector.next_due(target, now, random.Random(0)) - now)
+        waits.append(runner.next_due(target, now, random.Random(0)) - now)
     assert [round(w / 3600) for w in waits[:5]] == [1, 2, 4, 8, 16] and round(waits[6] / 3600) == 24
-    assert collector.status["sw000"].failures["auth"] == 7
+    assert runner.status["sw000"].failures["auth"] == 7
 
 
 def test_a_credential_failing_on_five_devices_is_suspended(tmp_path: Path, caplog) -> None:
     targets = _targets(8)
     session = StandIn(seconds=0.0, fail={t.name: "auth" for t in targets})
-    collector = Collector(_config(targets, concurrency=1, logins_per_second=1000), tmp_path, session)
-    results = asyncio.run(collector.run_once())
+    runner = CollectionRunner(_config(targets, concurrency=1, logins_per_second=1000), tmp_path, session)
+    results = asyncio.run(runner.run_once())
     assert len(session.started) == 5 and len(results) == 5  # the other three never tried
     assert sum("suspended" in record.message for record in caplog.records) == 1
     assert "not-a-real-password" not in caplog.text
     now = time.time()
-    assert collector.next_due(targets[7], now, random.Random(0)) >= now + 3600 - 5
+    assert runner.next_due(targets[7], now, random.Random(0)) >= now + 3600 - 5
 
 
 def test_other_failures_are_counted_by_reason_and_do_not_back_off(tmp_path: Path) -> None:
     [target] = _targets(1)
-    collector = Collector(_config((target,), logins_per_second=1000), tmp_path,
+    runner = CollectionRunner(_config((target,), logins_per_second=1000), tmp_path,
                           StandIn(seconds=0.0, fail={"sw000": "timeout"}))
-    asyncio.run(collector.collect(target))
+    asyncio.run(runner.collect(target))
     now = time.time()
-    assert collector.status["sw000"].failures == Counter({"timeout": 1})
-    assert collector.next_due(target, now, random.Random(0)) <= now + 6 * 3600 * 1.06
+    assert runner.status["sw000"].failures == Counter({"timeout": 1})
+    assert runner.next_due(target, now, random.Random(0)) <= now + 6 * 3600 * 1.06
 
 
 def test_a_failed_run_keeps_the_previous_transcript(tmp_path: Path) -> None:
     [target] = _targets(1)
-    good = Collector(_config((target,), logins_per_second=1000), tmp_path, StandIn(seconds=0.0))
+    good = CollectionRunner(_config((target,), logins_per_second=1000), tmp_path, StandIn(seconds=0.0))
     asyncio.run(good.collect(target))
     before = (tmp_path / "sw000.log").read_text()
-    bad = Collector(_config((target,), logins_per_second=1000), tmp_path,
+    bad = CollectionRunner(_config((target,), logins_per_second=1000), tmp_path,
                     StandIn(seconds=0.0, fail={"sw000": "disconnect"}))
     asyncio.run(bad.collect(target))
     assert (tmp_path / "sw000.log").read_text() == before
@@ -157,17 +158,20 @@ def test_shards_share_one_inventory(shards: int) -> None:
 
 
 def test_collection_is_a_room_of_its_own() -> None:
-    """lic_exporter.collect never imports the parser, the metrics, the daemon or the command line."""
+    """lic_exporter.collect never imports the parser, the metrics, the daemon or the command line:
+    only lic_exporter.model, lic_exporter.sources and itself."""
     import ast
 
     package = Path(__file__).resolve().parent.parent / "lic_exporter" / "collect"
     forbidden = {"parse", "metrics", "daemon", "cli", "serve", "build", "capture", "render", "diagnose", "fleet"}
+    stages = {"model", "sources", "collect"}
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 names = {(node.module or "").split(".")[0]} if node.level == 2 else set()
                 if node.level == 0 and (node.module or "").startswith("lic_exporter."):
                     names = {node.module.split(".")[1]}
+                    assert names <= stages, f"{path.name} imports {node.module}"
                 assert not names & forbidden, f"{path.name} imports {node.module}"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.split(".")[1:2] and a.name.split(".")[1] in forbidden
@@ -175,7 +179,7 @@ def test_collection_is_a_room_of_its_own() -> None:
 
 
 def test_the_metrics_know_every_failure_reason() -> None:
-    from lic_exporter.collect.session import REASONS
+    from lic_exporter.collect.failures import REASONS
     from lic_exporter.exposition.metrics import COLLECT_REASONS
 
     assert tuple(COLLECT_REASONS) == tuple(REASONS)

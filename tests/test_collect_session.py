@@ -1,9 +1,10 @@
 """One SSH session -> one transcript, against the test switches of tests/switches.py.
 
-Every behaviour and failure path of lic_exporter.collect.session, and the atomic transcript
-write. All traffic stays on 127.0.0.1. Every switch used is remembered: a test goes through
-every line they received and fails on anything outside the allow-list; every log record, error
-message and transcript is checked for the planted passwords.
+Every behaviour and failure path of one device's session (lic_exporter.collect.device, with
+its transport, shell and platforms), and the atomic transcript write. All traffic stays on
+127.0.0.1. Every switch used is remembered: a test goes through every line they received and
+fails on anything outside the allow-list; every log record, error message and transcript is
+checked for the planted passwords.
 """
 
 from __future__ import annotations
@@ -20,21 +21,14 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from switches import Switch, SwitchFarm, default_outputs, new_host_key
 
-from lic_exporter.collect import session
-from lic_exporter.collect.config import Credential, Secret, Target
-from lic_exporter.collect.session import (
-    COMMANDS,
-    EXIT,
-    PAGER_KEY,
-    REASONS,
-    TERMINAL_SETUP,
-    CollectError,
-    allowed,
-    collect_device,
-)
+from lic_exporter.collect import platforms
+from lic_exporter.collect.device import collect_device
+from lic_exporter.collect.failures import REASONS, CollectError
+from lic_exporter.collect.platforms import COMMANDS, EXIT, PAGER_KEY, TERMINAL_SETUP, allowed
+from lic_exporter.collect.targets import Credential, Secret, Target
 from lic_exporter.collect.transcript import write_transcript
+from tests.support.switches import Switch, SwitchFarm, default_outputs, new_host_key
 
 PASSWORD = "Planted-Pw-7c1e!x"  # the switches' password: must never show anywhere
 WRONG_PASSWORD = "Wrong-Pw-93aa!q"
@@ -162,7 +156,7 @@ def test_allow_list():
 
 
 def test_a_command_outside_the_allow_list_is_never_sent(make_switch, tmp_path, monkeypatch):
-    monkeypatch.setitem(session.COMMANDS, "nxos", ("show clock", "configure terminal"))
+    monkeypatch.setitem(platforms.COMMANDS, "nxos", ("show clock", "configure terminal"))
     switch = make_switch()
     with pytest.raises(AssertionError, match="not an allowed command"):
         asyncio.run(collect_device(target_for(switch, tmp_path), Secret(password=PASSWORD)))

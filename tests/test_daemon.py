@@ -7,11 +7,13 @@ import os
 import shutil
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES
-from daemon_helpers import Daemon, series, wait_for
+
+from tests.support.daemon import Daemon, series, wait_for
+from tests.support.paths import SHOW_FIXTURES
 
 STATUS = (SHOW_FIXTURES / "communication_failed.txt").read_text()
 OOC = (SHOW_FIXTURES / "out_of_compliance.txt").read_text()
@@ -57,6 +59,16 @@ def test_initial_scan_then_endpoints(daemon) -> None:
     assert d.get("/-/healthy")[0] == 200 and b'href="metrics"' in d.get("/")[1]
     _, body, headers = d.get("/metrics", {"Accept-Encoding": "gzip"})
     assert headers.get("Content-Encoding") == "gzip" and b"cisco_smartlic_info" in gzip.decompress(body)
+
+
+def test_now_pretends_the_time_for_the_day_counts(daemon) -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    samples = daemon("--now", now.isoformat()).samples()
+    days = {labels: value for (name, labels), value in samples.items() if name == "cisco_smartlic_deadline_days"}
+    assert days
+    for labels, value in days.items():
+        stamp = samples[("cisco_smartlic_deadline_timestamp_seconds", labels)]
+        assert value == pytest.approx((stamp - now.timestamp()) / 86400)
 
 
 def test_changes_are_picked_up_once_settled(daemon, fleet: Path) -> None:

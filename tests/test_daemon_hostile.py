@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import SHOW_FIXTURES
-from daemon_helpers import Daemon, series, wait_for
-
-from lic_exporter.daemon import state as daemon_module
-from lic_exporter.daemon.state import Exporter
+from lic_exporter.daemon import page as page_module
+from lic_exporter.daemon import state as state_module
+from lic_exporter.daemon.state import ExporterState
+from lic_exporter.daemon.watcher import SETTLE_SECONDS, FolderWatcher
 from lic_exporter.parsing.files import Parser
+from tests.support.daemon import Daemon, series, wait_for
+from tests.support.paths import SHOW_FIXTURES
 
 EVAL = (SHOW_FIXTURES / "eval_mode.txt").read_text()
 HANDLES = (SHOW_FIXTURES / "techsupport_handles.txt").read_text()
@@ -20,8 +21,15 @@ HUGE_COUNT = HANDLES.replace("Count: 14", "Count: " + "9" * 400)
 EPOCH = datetime(2026, 11, 21, tzinfo=UTC)
 
 
-def _page(exporter: Exporter) -> str:
-    return exporter.page().text.decode()
+def _watching(folder: Path, settle_seconds: float = SETTLE_SECONDS) -> FolderWatcher:
+    """The daemon's state fed by a watcher of `folder`, as `serve` wires them (no syslog)."""
+    parser = Parser(jobs=1)
+    return FolderWatcher([folder], parser, ExporterState(know_devices=parser.syslog_lines.know),
+                         settle_seconds=settle_seconds)
+
+
+def _page(watcher: FolderWatcher) -> str:
+    return watcher.page().text.decode()
 
 
 def test_a_huge_number_neither_blocks_readiness_nor_stops_later_changes(tmp_path: Path) -> None:
@@ -44,19 +52,19 @@ def test_a_huge_number_neither_blocks_readiness_nor_stops_later_changes(tmp_path
 def test_an_exception_while_applying_one_file_costs_that_file_only(tmp_path: Path, monkeypatch) -> None:
     """A bug planted where a file's records become text: the file counts as failed, is logged,
     and the thread that applies changes lives on to apply the next one."""
-    real = daemon_module.device_text
+    real = state_module.device_text
 
     def planted(view):
         if view.device == "doomed":
             raise RuntimeError("planted")
         return real(view)
 
-    monkeypatch.setattr(daemon_module, "device_text", planted)
+    monkeypatch.setattr(state_module, "device_text", planted)
     (tmp_path / "doomed.txt").write_text(EVAL.replace("n9k-eval-01", "doomed"))
-    exporter = Exporter([tmp_path], Parser(jobs=1), settle_seconds=0.2)
+    exporter = _watching(tmp_path, settle_seconds=0.2)
     exporter.start()
     try:
-        assert exporter.ready.is_set()
+        assert exporter.is_ready()
         assert 'lic_exporter_files{state="error"} 1.0' in _page(exporter)
         (tmp_path / "doomed.txt").write_text(EVAL.replace("n9k-eval-01", "doomed") + "\n")  # fails again
         (tmp_path / "healthy.txt").write_text(EVAL.replace("n9k-eval-01", "healthy"))
@@ -73,12 +81,12 @@ def test_an_exception_while_applying_one_file_costs_that_file_only(tmp_path: Pat
 
 def test_a_failing_render_keeps_the_last_page(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "a.txt").write_text(EVAL)
-    exporter = Exporter([tmp_path], Parser(jobs=1), settle_seconds=0.2)
+    exporter = _watching(tmp_path, settle_seconds=0.2)
     exporter.start()
     try:
         before = exporter.page()
-        monkeypatch.setattr(daemon_module, "exposition", lambda *args, **kwargs: 1 / 0)
-        exporter.render()
+        monkeypatch.setattr(page_module, "exposition", lambda *args, **kwargs: 1 / 0)
+        exporter.state.render()
         assert exporter.page() is before and b"n9k-eval-01" in before.text
     finally:
         exporter.stop()
@@ -86,7 +94,7 @@ def test_a_failing_render_keeps_the_last_page(tmp_path: Path, monkeypatch) -> No
 
 def test_unconfigured_callhome_in_a_session_keeps_the_other_records(tmp_path: Path) -> None:
     (tmp_path / "s.txt").write_text((SHOW_FIXTURES / "callhome_unconfigured_session.txt").read_text())
-    exporter = Exporter([tmp_path], Parser(jobs=1))
+    exporter = _watching(tmp_path)
     exporter.start()
     try:
         page = _page(exporter)
@@ -123,7 +131,7 @@ def test_syslog_devices_are_bounded_and_the_rest_counted_as_skipped(tmp_path: Pa
 
 
 def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path) -> None:
-    from lic_exporter.parsing.syslog import tally_stream
+    from lic_exporter.parsing.syslog_chunks import tally_stream
 
     parser = Parser(device_map={"10.0.0.9": "n9k-mapped"}, syslog_known_only=True)
     parser.syslog_lines.know({"n9k-from-shows"})
@@ -136,7 +144,7 @@ def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path)
 def test_dot_named_files_are_ignored_until_renamed(tmp_path: Path) -> None:
     """A collector writes `.<device>.log.<random>.tmp`, then renames it: the half-written
     temporary file is never parsed (no error, no half a record)."""
-    exporter = Exporter([tmp_path], Parser(jobs=1), settle_seconds=0.2)
+    exporter = _watching(tmp_path, settle_seconds=0.2)
     exporter.start()
     try:
         temporary = tmp_path / ".n9k-eval-01.log.x1.tmp"

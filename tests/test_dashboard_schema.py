@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
+
+from tests.support.paths import PROJECT
 
 SCHEMA = PROJECT / "dashboards" / "schema"
 BOARDS = sorted((PROJECT / "dashboards" / "grafana").glob("*.json"))

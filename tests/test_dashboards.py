@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT
-from prometheus_helpers import binary, fixture_stack
+
+from tests.support.paths import PROJECT
+from tests.support.prometheus import binary, fixture_stack
 
 DASHBOARDS = PROJECT / "dashboards"
 RULES = DASHBOARDS / "prometheus" / "lic_exporter.rules.yml"
@@ -76,9 +77,10 @@ def test_dashboard_shape(path: Path) -> None:
 
 
 def test_queries_use_only_contract_metrics_and_recorded_series() -> None:
-    """Contract metrics, and the ones the exporter adds, which the README documents."""
+    """Contract metrics, and the ones the exporter adds, which the documentation (README, docs/) lists."""
     contract_text = (PROJECT.parent / "shared" / "CONTRACT.md")
-    sources = [contract_text, PROJECT / "README.md"] if contract_text.is_file() else [PROJECT / "README.md"]
+    documentation = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
+    sources = [contract_text, *documentation] if contract_text.is_file() else documentation
     contract = {name for source in sources
                 for name in re.findall(r"`((?:cisco_smartlic|lic_exporter)_[a-z_]+)", source.read_text())}
     for where, expr in board_queries() + alert_queries():

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES, SYSLOG_FIXTURES
+from prometheus_client.parser import text_string_to_metric_families
 
 from lic_exporter.analysis.diagnose import RULES, diagnose, fleet_facts
 from lic_exporter.analysis.views import device_views
 from lic_exporter.parsing.files import Parser
-from lic_exporter.parsing.syslog import Tally
+from lic_exporter.parsing.syslog_tally import Tally
+from tests.support.paths import PROJECT, SHOW_FIXTURES, SYSLOG_FIXTURES
 
 NOW = datetime(2026, 4, 25, tzinfo=UTC)  # after policy_ack_overdue's ACK deadline (Apr 20)
 CAPTURED = datetime(2026, 3, 6, 12, tzinfo=UTC)  # half a day after the healthy session was captured
@@ -146,3 +148,41 @@ def test_unparsable_input_fails_the_gate(tmp_path: Path) -> None:
     broken = write(tmp_path, "broken.txt", "Registration:\n  Status: REGISTERED\n")
     out = run("--now", CAPTURED.isoformat(), str(broken))
     assert out.returncode == 1 and "broken.txt:2:" in out.stderr and "input problem" in out.stdout
+
+
+def reason_counts(text: str) -> dict[str, int]:
+    """`response 2, dns 1` -> {"response": 2, "dns": 1}"""
+    return {reason: int(n) for reason, n in (item.split() for item in text.split(", "))}
+
+
+def test_diagnose_the_table_and_the_metrics_count_callhome_failures_alike() -> None:
+    """One rule (the contract's, cisco_smartlic_callhome_failures_total: syslog lines only, no
+    follow-on messages, no show output `Failure reason:`), read from each output on its own."""
+    examples = [str(PROJECT / "examples" / "fleet"), str(PROJECT / "examples" / "syslog")]
+    now = "2026-12-02T12:00:00+00:00"
+
+    def lic_exporter(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "lic_exporter", *args, "--now", now, *examples],
+                              capture_output=True, text=True).stdout
+
+    diagnosed = {}
+    for finding in json.loads(lic_exporter("diagnose", "--format", "json"))["findings"]:
+        counted = re.match(r"Failed attempts seen \(([^)]*)\)", finding["why"])
+        if finding["problem"].startswith("callhome_failing_") and counted:
+            diagnosed[finding["device"]] = reason_counts(counted[1])
+    header, *rows = lic_exporter("parse", "--format", "table").splitlines()
+    tabled = {}
+    for row in rows:
+        cell = row[header.index("SYSLOG FAILURES"):]
+        if cell != "-":
+            total, reasons = re.fullmatch(r"(\d+) \(([^)]*)\)(?: last \S+)?", cell).groups()
+            tabled[row.split()[0]] = reason_counts(reasons)
+            assert sum(tabled[row.split()[0]].values()) == int(total), row
+    exported: dict[str, dict[str, int]] = {}
+    for family in text_string_to_metric_families(lic_exporter("parse", "--format", "prometheus")):
+        for sample in family.samples:
+            if sample.name == "cisco_smartlic_callhome_failures_total":
+                exported.setdefault(sample.labels["device"], {})[sample.labels["reason"]] = int(sample.value)
+    # n9k-spine-02: two COMM_FAILED lines; its ID_CERT_RENEW_FAILED follow-on and the failed
+    # renewals in its show output count in none of the three.
+    assert diagnosed == tabled == exported == {"n3k-edge-07": {"dns": 1}, "n9k-spine-02": {"response": 2}}

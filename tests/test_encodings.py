@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES
 
 from lic_exporter.parsing.files import Parser
 from lic_exporter.sources.encoding import sniff
+from tests.support.paths import SHOW_FIXTURES
 
 STATUS = (SHOW_FIXTURES / "communication_failed.txt").read_text()
 LOG = ("<187>leaf07: 2026 Nov 20 10:00:01 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure "

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, PROJECT
-from daemon_helpers import Daemon
 
 from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
 from lic_exporter.model.records import EntitlementState, Mode
 from lic_exporter.parsing.files import Parser
-from lic_exporter.parsing.syslog import Tally
+from lic_exporter.parsing.syslog_tally import Tally
+from tests.support.daemon import Daemon
+from tests.support.paths import FIXTURES, PROJECT
 
 SHOW = FIXTURES / "show"
 DEFECTS = FIXTURES / "defects"

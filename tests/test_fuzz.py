@@ -3,7 +3,7 @@ traceback, never let a planted secret through, and never take more than a few se
 
 The cases come from a fixed seed; LIC_EXPORTER_FUZZ_CASES sets how many (the default, 2000,
 takes 60-75 s on two CPUs). A failure is reproduced with the line printed for it:
-`python bench/fuzz.py --replay SEED --base NAME`.
+`python -m bench.fuzz --replay SEED --base NAME`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import os
 import random
 from pathlib import Path
 
-import fuzzing
 import pytest
+
+from tests.support import fuzzing
 
 SEED = 20260601
 CASES = int(os.environ.get("LIC_EXPORTER_FUZZ_CASES", "2000"))

@@ -1,22 +1,34 @@
-"""Records -> metric families: the contract's names, one-hot states, absent series, no secrets."""
+"""Records -> metric families: the contract's names, one-hot states, absent series, no secrets,
+and the text exactly as prometheus_client would write the same samples."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHOW_FIXTURES as FIXTURES
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 
-from lic_exporter.exposition.metrics import ExporterStats, device_families, exporter_families, render_text
+from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
 from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.syslog_tally import Tally
+from tests.support.paths import SHOW_FIXTURES as FIXTURES
+from tests.support.paths import SYSLOG_FIXTURES
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
 
+def page(records, now=NOW, stats: ExporterStats | None = None, tally: Tally | None = None) -> str:
+    """The page the daemon and `parse --format prometheus` write for these records."""
+    return exposition(devices_text(records), tally or Tally(), stats or ExporterStats(), now).decode()
+
+
 def samples(records, now=NOW) -> dict[str, list]:
-    text = render_text(device_families(records, now)).decode()
+    text = page(records, now)
     found: dict[str, list] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -114,13 +126,13 @@ def test_newest_fact_per_aspect_wins_and_partial_never_replaces_whole() -> None:
 
 
 def test_no_contact_data_in_any_label() -> None:
-    text = render_text(device_families(records_of("callhome_plain_http.txt", "nxos_show_callhome.txt"), NOW)).decode()
+    text = page(records_of("callhome_plain_http.txt", "nxos_show_callhome.txt"))
     for secret in ("noc@example.net", "555-0100", "Example Way", "proxy.example.net"):
         assert secret not in text
 
 
 def test_exporter_self_metrics() -> None:
-    text = render_text(exporter_families(ExporterStats(files_ok=3, files_error=1, parse_errors=2))).decode()
+    text = page([], stats=ExporterStats(files_ok=3, files_error=1, parse_errors=2))
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["lic_exporter_build_info"].samples[0].labels["version"]
     assert {s.labels["state"]: s.value for s in families["lic_exporter_files"].samples} == {"ok": 3, "error": 1}
@@ -144,19 +156,52 @@ def test_policy_usage_output_never_blanks_the_accounts(tmp_path: Path) -> None:
 
 
 def test_text_exposition_says_exactly_what_prometheus_client_says(corpus: Path) -> None:
-    """The daemon's text cache renders the same samples as prometheus_client's own
-    generate_latest over the reference families."""
-    from lic_exporter.exposition.metrics import devices_text, exposition
-    from lic_exporter.parsing.syslog import Tally
+    """Every family on the page, device series and self-metrics alike, reads as prometheus_client's
+    own generate_latest writes the same samples: HELP, TYPE, escaping, float text, order."""
+    records, tally = [], Tally()
+    for result in Parser().parse_paths([FIXTURES, SYSLOG_FIXTURES, corpus]):
+        records.extend(result.records)
+        if result.syslog is not None:
+            tally.merge(result.syslog)
+    ours = page(records, stats=ExporterStats(files_ok=2, files_error=1, parse_errors=3, syslog_lines=7), tally=tally)
+    reference = prometheus_client_text(ours)
+    assert labels_sorted(ours) == labels_sorted(reference)
+    assert len(ours.splitlines()) > 500
 
-    parser = Parser()
-    records = [r for res in parser.parse_paths([FIXTURES, corpus]) for r in res.records]
-    reference = render_text(device_families(records, NOW)).decode()
-    ours = exposition(devices_text(records), Tally(), ExporterStats(), NOW).decode()
 
-    def sample_set(text: str) -> set:
-        return {(s.name, tuple(sorted(s.labels.items())), s.value)
-                for f in text_string_to_metric_families(text) for s in f.samples
-                if s.name.startswith("cisco_smartlic")}
+def prometheus_client_text(text: str) -> str:
+    """The samples of a page, written again by prometheus_client's generate_latest."""
+    families: list[Metric] = []
+    for parsed in text_string_to_metric_families(text):
+        names = list(parsed.samples[0].labels) if parsed.samples else []
+        family = (CounterMetricFamily if parsed.type == "counter" else GaugeMetricFamily)(
+            parsed.name, parsed.documentation, labels=names)
+        for sample in parsed.samples:
+            family.add_metric([sample.labels[name] for name in names], sample.value)
+        families.append(family)
 
-    assert sample_set(ours) == sample_set(reference) and len(sample_set(ours)) > 500
+    class Snapshot:
+        def collect(self) -> list[Metric]:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot())
+    return generate_latest(registry).decode()
+
+
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def labels_sorted(text: str) -> list[str]:
+    """The page's lines with each sample's labels in name order (prometheus_client sorts them,
+    the page keeps the contract's order), the escaped values left as written."""
+    found = []
+    for line in text.splitlines():
+        if not line.startswith("#") and "{" in line:
+            name, rest = line.split("{", 1)
+            labels, value = rest.rsplit("} ", 1)
+            pairs = _LABEL.findall(labels)
+            assert ",".join(f'{key}="{text}"' for key, text in pairs) == labels, line  # nothing left unread
+            line = name + "{" + ",".join(f'{key}="{text}"' for key, text in sorted(pairs)) + "} " + value
+        found.append(line)
+    return found

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import CORPUS, PROJECT
+from tests.support.paths import CORPUS, PROJECT
 
 
 def test_wheel_ships_templates_and_parses(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prometheus_helpers import fixture_stack
+
+from tests.support.prometheus import fixture_stack
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SYSLOG_FIXTURES
 
 from lic_exporter.model.vocabulary import Reason
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.reasons import REASON_TABLE, classify
-from lic_exporter.parsing.syslog import FAILURE_MNEMONICS, Tally, looks_like_syslog, read_chunks, scan
+from lic_exporter.parsing.syslog_chunks import read_chunks, scan
+from lic_exporter.parsing.syslog_lines import FAILURE_MNEMONICS, looks_like_syslog
+from lic_exporter.parsing.syslog_tally import Tally
+from tests.support.paths import SYSLOG_FIXTURES
 
 LINE = ("2026 Nov 20 10:00:01 {host} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
         "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name")
@@ -145,7 +147,7 @@ def test_corpus_failures_per_file(corpus: Path, parser: Parser) -> None:
 
 
 def test_a_large_file_shared_among_workers_counts_the_same(tmp_path: Path, monkeypatch) -> None:
-    import lic_exporter.parsing.files as parse_module
+    import lic_exporter.parsing.syslog_files as parse_module
 
     log = tmp_path / "big.log"
     lines = []

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_helpers import wait_for
 
 from lic_exporter.daemon.follower import COPY_WINDOW_SECONDS, SyslogFollower, watch
 from lic_exporter.parsing.files import Parser
+from tests.support.daemon import wait_for
 
 FAIL = ("2026 Nov 20 10:00:{s:02d} leaf{n} %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the "
         "Cisco Smart Software Manager (CSSM) : Unable to resolve server hostname/domain name\n")

@@ -8,13 +8,14 @@ from collections import defaultdict
 
 import pytest
 import textfsm
-from conftest import CORPUS, FIXTURES
-from test_golden import corpus_samples, fixture_samples
 
-from lic_exporter.parsing.files import TEMPLATE_ROLES, Parser
-from lic_exporter.parsing.syslog import scan
+from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.section_record import TEMPLATE_ROLES
+from lic_exporter.parsing.syslog_chunks import scan
 from lic_exporter.parsing.templates import SIGNATURE_LINES, SYSLOG_TEMPLATE, TemplateIndex
 from lic_exporter.sources.capture import read_capture
+from tests.support.golden import corpus_samples, fixture_samples
+from tests.support.paths import CORPUS, FIXTURES
 
 
 def _samples():

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from conftest import SHOW_FIXTURES
-from daemon_helpers import Daemon, wait_for
-from test_web_abuse import closed_after, request, serving
 
 from lic_exporter.daemon.webconfig import load
+from tests.support.daemon import Daemon, wait_for
+from tests.support.paths import SHOW_FIXTURES
+from tests.test_web_abuse import closed_after, request, serving
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
 

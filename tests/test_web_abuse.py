@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SHOW_FIXTURES
-from daemon_helpers import Daemon, free_port
 
 from lic_exporter.daemon import http as http_server
 from lic_exporter.daemon.http import MetricsServer
 from lic_exporter.daemon.webconfig import WebConfig
+from tests.support.daemon import Daemon, free_port
+from tests.support.paths import PROJECT, SHOW_FIXTURES
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc for threads and CPU")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -160,14 +160,14 @@ class Page:
     text = b"up 1\\n"
     gzipped = gzip.compress(text)
 
-class Exporter:
-    ready = threading.Event()
+class Source:
     def page(self):
         return Page
+    def is_ready(self):
+        return True
 
-Exporter.ready.set()
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-server = MetricsServer(("127.0.0.1", 0), Exporter(), WebConfig(), max_connections=10_000)  # no cap before EMFILE
+server = MetricsServer(("127.0.0.1", 0), Source(), WebConfig(), max_connections=10_000)  # no cap before EMFILE
 threading.Thread(target=server.serve_forever, daemon=True).start()
 print(server.server_address[1], flush=True)
 hog = []
@@ -246,20 +246,23 @@ class _Page:
         self.gzipped = gzip.compress(text, compresslevel=1)
 
 
-class _Exporter:
+class _Source:
+    """A page source (daemon.endpoints.PageSource) that is ready at once with one page."""
+
     def __init__(self, text: bytes = b"up 1\n"):
-        self.ready = threading.Event()
-        self.ready.set()
         self._page = _Page(text)
 
     def page(self) -> _Page:
         return self._page
 
+    def is_ready(self) -> bool:
+        return True
+
 
 @contextmanager
 def serving(text: bytes = b"up 1\n", web: WebConfig | None = None, **limits) -> Iterator[MetricsServer]:
     """The real server in this process, with limits small enough for a quick test."""
-    server = MetricsServer(("127.0.0.1", 0), _Exporter(text), web or WebConfig(), **limits)
+    server = MetricsServer(("127.0.0.1", 0), _Source(text), web or WebConfig(), **limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,2 +1,2 @@
-"""Stage 3: records -> what an operator needs to know. Device views and the diagnose rules;
-no I/O."""
+"""Stage 3: records -> what an operator needs to know. Device views, days left to deadlines and
+the diagnose rules; no I/O."""

@@ -17,14 +17,11 @@ from lic_exporter.model.records import (
     Entitlement,
     LicenseRecord,
     Mode,
+    Record,
     Registration,
     UsageReporting,
 )
-
-Record = LicenseRecord | CallhomeRecord
-
-# Deadline and attempt names of the contract, in the order shown to people.
-DEADLINES = ("registration_expiry", "communication_deadline", "evaluation_expiry", "report_ack")
+from lic_exporter.model.vocabulary import Deadline
 
 
 @dataclass
@@ -39,17 +36,17 @@ class DeviceView:
     sources: dict[str, datetime] = field(default_factory=dict)  # command -> newest capture
     _rank: dict[str, tuple[bool, datetime]] = field(default_factory=dict, repr=False)
 
-    def deadlines(self) -> dict[str, datetime]:
-        """The contract's deadlines this device's outputs state."""
+    def deadlines(self) -> dict[Deadline, datetime]:
+        """The contract's deadlines this device's outputs state, in the vocabulary's order."""
         found = {
-            "registration_expiry": self.registration.expires if self.registration else None,
-            "communication_deadline": self.authorization.communication_deadline if self.authorization else None,
-            "evaluation_expiry": self.authorization.evaluation_expires if self.authorization else None,
-            "report_ack": self.usage_reporting.next_ack_deadline if self.usage_reporting else None,
+            Deadline.REGISTRATION_EXPIRY: self.registration.expires if self.registration else None,
+            Deadline.COMMUNICATION_DEADLINE: self.authorization.communication_deadline if self.authorization else None,
+            Deadline.EVALUATION_EXPIRY: self.authorization.evaluation_expires if self.authorization else None,
+            Deadline.REPORT_ACK: self.usage_reporting.next_ack_deadline if self.usage_reporting else None,
         }
         return {name: when for name, when in found.items() if when is not None}
 
-    def nearest_deadline(self) -> tuple[str, datetime] | None:
+    def nearest_deadline(self) -> tuple[Deadline, datetime] | None:
         deadlines = self.deadlines()
         if not deadlines:
             return None
@@ -68,6 +65,8 @@ class DeviceView:
 
 
 def device_views(records: Iterable[Record]) -> list[DeviceView]:
+    """One view per device the show-output records describe (syslog records are left out:
+    their counts come from the Tally), sorted by device."""
     views: dict[str, DeviceView] = {}
     for record in records:
         if record.kind == "syslog":

@@ -12,12 +12,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lic_exporter import __version__
 from lic_exporter.cli.options import (
     EXIT_OK,
     EXIT_PARSE_ERRORS,
     EXIT_USAGE,
+    UsageError,
     instant,
     positive,
     read_device_map,
@@ -25,6 +27,12 @@ from lic_exporter.cli.options import (
     zone_option,
 )
 from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
+
+if TYPE_CHECKING:  # imported where used: `--help` and usage errors stay fast
+    from lic_exporter.model.records import Record
+    from lic_exporter.parsing.files import Parser
+    from lic_exporter.parsing.results import ParseIssue
+    from lic_exporter.parsing.syslog_tally import Tally
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +90,8 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
                        help="collect only the targets whose name hashes to shard K of N")
     serve.add_argument("--syslog.known-devices-only", dest="syslog_known_only", action="store_true",
                        help="count syslog lines only of devices the --device-map names or the show outputs know")
+    serve.add_argument("--now", type=instant, metavar="ISO8601",
+                       help="pretend the time is this (tests and demos): day counts and findings are computed for it")
 
 
 def _common(command: argparse.ArgumentParser) -> None:
@@ -99,6 +109,15 @@ def _common(command: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as error:
+        for problem in error.problems:
+            print(f"lic-exporter {args.command}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "parse":
         return _parse(args)
     if args.command == "diagnose":
@@ -108,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(args)
     if args.command == "collect":
-        from lic_exporter.collect.run import collect_command  # asyncssh only when collecting
+        from lic_exporter.collect.command import collect_command  # asyncssh only when collecting
 
         return collect_command(args.config_file, args.out, args.limit, args.jobs, args.shard)
     return EXIT_USAGE
@@ -117,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parse(args: argparse.Namespace) -> int:
     if args.format == "json":
         return _parse_json(args)
-    read = _read(args)
-    if isinstance(read, int):
-        return read
-    records, issues, files_ok, tally = read
+    records, issues, files_ok, tally = _read(args)
     from lic_exporter.exposition import formats as render  # imported here: `--help` and usage errors stay fast
 
     now = args.now or datetime.now(UTC)
@@ -134,12 +150,10 @@ def _parse(args: argparse.Namespace) -> int:
 def _parse_json(args: argparse.Namespace) -> int:
     """The JSON document is written as the records come: memory does not grow with the input."""
     parser = _parser(args)
-    if isinstance(parser, int):
-        return parser
     from lic_exporter.exposition.formats import JsonWriter
 
     writer = JsonWriter(sys.stdout)
-    issues = []
+    issues: list[ParseIssue] = []
     for result in parser.parse_paths(args.paths, jobs=args.jobs, as_json=True, stream=writer.record):
         writer.records_json(result.records_json)
         issues.extend(result.issues)
@@ -149,34 +163,31 @@ def _parse_json(args: argparse.Namespace) -> int:
     return EXIT_PARSE_ERRORS if issues else EXIT_OK
 
 
-def _parser(args: argparse.Namespace):
-    """The Parser for these options, or an exit code for a usage error."""
+def _parser(args: argparse.Namespace) -> Parser:
+    """The Parser for these options (UsageError: a PATH that does not exist, a bad --device-map)."""
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
-        print(f"lic-exporter {args.command}: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
     try:
         device_map = read_device_map(args.device_map) if args.device_map else None
     except (OSError, ValueError) as exc:
-        print(f"lic-exporter {args.command}: --device-map: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"--device-map: {exc}") from None
     from lic_exporter.parsing.files import Parser
 
     return Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
 
 
-def _read(args: argparse.Namespace):
-    """Parse the PATHs as `parse` does: (records, issues, files ok, syslog tally), or an exit
-    code for a usage error."""
+def _read(args: argparse.Namespace) -> tuple[list[Record], list[ParseIssue], int, Tally]:
+    """Parse the PATHs as `parse` does: (records, issues, files ok, syslog tally)."""
     parser = _parser(args)
-    if isinstance(parser, int):
-        return parser
-    from lic_exporter.parsing.syslog import Tally
+    from lic_exporter.parsing.syslog_tally import Tally
 
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
     gc.disable()
-    records, issues, files_ok, tally = [], [], 0, Tally()
+    records: list[Record] = []
+    issues: list[ParseIssue] = []
+    files_ok, tally = 0, Tally()
     for result in parser.parse_paths(args.paths, jobs=args.jobs):
         records.extend(result.records)
         issues.extend(result.issues)
@@ -195,10 +206,7 @@ def _color(args: argparse.Namespace) -> bool:
 def _diagnose(args: argparse.Namespace) -> int:
     """Exit 0 when nothing above info was found, 1 for warnings or critical findings (so it
     can gate a pipeline), 2 for usage errors."""
-    read = _read(args)
-    if isinstance(read, int):
-        return read
-    records, issues, _, tally = read
+    records, issues, _, tally = _read(args)
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
     from lic_exporter.analysis.views import device_views
     from lic_exporter.exposition import formats as render

@@ -1,6 +1,6 @@
-"""What the commands share: exit codes and the readers of option values (--tz, --device-map,
---now, counts). Both the command line (cli) and the daemon's start-up (serve) import it, so
-neither needs the other."""
+"""What the commands share: exit codes, the usage error, and the readers of option values (--tz,
+--device-map, --now, counts). Both the command line (cli) and the daemon's start-up (serve)
+import it, so neither needs the other."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ from lic_exporter.sources.values import MAX_ZONE_NAME, BadValueError, offset_min
 # problem on stderr as PATH:LINE: message); 2 usage error. serve: 1 for a runtime failure.
 EXIT_OK, EXIT_PARSE_ERRORS, EXIT_USAGE = 0, 1, 2
 EXIT_RUNTIME = 1
+
+
+class UsageError(Exception):
+    """The command cannot run as asked. `lic-exporter` prints each problem on stderr after the
+    command's name (`lic-exporter serve: ...`) and exits EXIT_USAGE."""
+
+    def __init__(self, *problems: str):
+        super().__init__(*problems)
+        self.problems = problems
+
 
 _ZONE_OPTION = re.compile(rf"([A-Za-z]{{1,{MAX_ZONE_NAME}}})=([+-])(\d{{1,2}}):?(\d{{2}})")
 

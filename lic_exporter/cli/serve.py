@@ -1,5 +1,11 @@
 """`lic-exporter serve`: start the daemon (and, with --config.file, the collection), run until
-SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP."""
+SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP.
+
+The wiring: the state (files -> devices -> page) is told where the syslog totals, the
+collection's statuses and the time come from; the watcher feeds it from the folders; the HTTP
+server serves the watcher's page; the syslog follower and the collection report what changed
+to the pending changes the watcher applies.
+"""
 
 from __future__ import annotations
 
@@ -9,94 +15,106 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from lic_exporter.cli.options import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, read_device_map
+from lic_exporter.cli.options import EXIT_OK, EXIT_RUNTIME, UsageError, read_device_map
+from lic_exporter.daemon.follower import SyslogFollower
 from lic_exporter.daemon.http import MetricsServer, parse_address
-from lic_exporter.daemon.state import Exporter
+from lic_exporter.daemon.pending import PendingChanges
+from lic_exporter.daemon.state import ExporterState, utc_now
+from lic_exporter.daemon.watcher import FolderWatcher
 from lic_exporter.daemon.webconfig import WebConfig, WebConfigError, load
 from lic_exporter.parsing.files import Parser
+
+if TYPE_CHECKING:  # imported where used: asyncssh only when collecting
+    from lic_exporter.collect import CollectLoop
 
 log = logging.getLogger("lic_exporter")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the daemon; UsageError for options that cannot be used."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='ts=%(asctime)s level=%(levelname)s logger=%(name)s msg="%(message)s"')
     logging.getLogger("lic_exporter").setLevel(_LEVELS[args.log_level])  # not watchdog's own debug flood
-    problem = _check(args)
-    if problem:
-        print(f"lic-exporter serve: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+    _check(args)
     try:
         web = load(args.web_config) if args.web_config else WebConfig()
         device_map = read_device_map(args.device_map) if args.device_map else None
         address = parse_address(args.listen)
     except (WebConfigError, OSError, ValueError) as exc:
-        print(f"lic-exporter serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(exc)) from None
     parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs,
                     syslog_max_devices=args.syslog_max_devices, syslog_known_only=args.syslog_known_only)
-    collection = _collection(args)
-    if isinstance(collection, int):
-        return collection
-    exporter = Exporter(args.watch + ([args.collect_dir] if collection else []), parser, args.syslog)
-    if collection is not None:
-        collection.collector.on_result = lambda result: exporter.refresh()
-        exporter.collect_status = collection.statuses
+    pending = PendingChanges()
+    collection = _collection(args, on_result=lambda result: pending.refresh())
+    follower = SyslogFollower(args.syslog, parser.syslog_lines, on_change=pending.refresh) if args.syslog else None
+    state = ExporterState(know_devices=parser.syslog_lines.know, clock=_clock(args.now),
+                          syslog_totals=follower.snapshot if follower is not None else None,
+                          collect_status=collection.statuses if collection is not None else None)
+    watcher = FolderWatcher(args.watch + ([args.collect_dir] if collection is not None else []), parser, state,
+                            follower=follower, pending=pending)
     try:
-        server = MetricsServer(address, exporter, web)
+        server = MetricsServer(address, watcher, web)
     except OSError as exc:
         print(f"lic-exporter serve: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    return _run(server, exporter, args.listen, web, collection, args)
+    return _run(server, watcher, args.listen, web, collection, args)
 
 
-def _collection(args: argparse.Namespace):
-    """The collection loop for --config.file (not started yet), None without it, or an exit
-    code for a configuration that cannot be used (every problem listed)."""
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """The time the page's day counts and findings are computed for: --now, or the time."""
+    if now is None:
+        return utc_now
+    pretended = now
+    return lambda: pretended
+
+
+def _collection(args: argparse.Namespace, on_result: Callable[[object], None]) -> CollectLoop | None:
+    """The collection loop for --config.file (not started yet; `on_result` is told each
+    collection's result), None without it; UsageError for a configuration that cannot be used
+    (every problem listed)."""
     if args.config_file is None:
         return None
     from lic_exporter.collect import CollectLoop, ConfigError
-    from lic_exporter.collect.run import configured
+    from lic_exporter.collect.command import configured
 
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)
         args.collect_dir.mkdir(parents=True, exist_ok=True)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"lic-exporter serve: {args.config_file}: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(*(f"{args.config_file}: {problem}" for problem in exc.problems)) from None
     except OSError as exc:
-        print(f"lic-exporter serve: --collect.dir {args.collect_dir}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"--collect.dir {args.collect_dir}: {exc.strerror}") from None
     for warning in config.warnings:
         log.warning("%s: %s", args.config_file, warning)
-    return CollectLoop(config, args.collect_dir)
+    return CollectLoop(config, args.collect_dir, on_result=on_result)
 
 
-def _check(args: argparse.Namespace) -> str | None:
+def _check(args: argparse.Namespace) -> None:
     if not args.watch and not args.syslog and not args.config_file:
-        return "nothing to do: give --watch DIR, --syslog PATH and/or --config.file FILE --collect.dir DIR"
+        raise UsageError("nothing to do: give --watch DIR, --syslog PATH and/or --config.file FILE --collect.dir DIR")
     if (args.config_file is None) != (args.collect_dir is None):
-        return "--config.file and --collect.dir go together"
+        raise UsageError("--config.file and --collect.dir go together")
     for folder in args.watch:
         if not folder.is_dir():
-            return f"--watch {folder}: no such folder"
-    return None
+            raise UsageError(f"--watch {folder}: no such folder")
 
 
-def _run(server: MetricsServer, exporter: Exporter, listen: str, web: WebConfig, collection,
-         args: argparse.Namespace) -> int:
+def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebConfig,
+         collection: CollectLoop | None, args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_rescan, args=(exporter, collection, args),
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_rescan, args=(watcher, collection, args),
                                                              daemon=True).start())
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.tls is not None else "http"
     log.info("listening on %s (%s%s)", listen, scheme, ", basic auth" if web.users else "")
-    starting = threading.Thread(target=exporter.start, name="initial-scan", daemon=True)
+    starting = threading.Thread(target=watcher.start, name="initial-scan", daemon=True)
     starting.start()
     if collection is not None:
         collection.start()
@@ -109,21 +127,21 @@ def _run(server: MetricsServer, exporter: Exporter, listen: str, web: WebConfig,
     if starting.is_alive():  # stopped during the initial scan: do not wait for it to finish
         logging.shutdown()
         os._exit(EXIT_OK)
-    exporter.stop()
+    watcher.stop()
     return EXIT_OK
 
 
-def _rescan(exporter: Exporter, collection, args: argparse.Namespace) -> None:
+def _rescan(watcher: FolderWatcher, collection: CollectLoop | None, args: argparse.Namespace) -> None:
     log.info("SIGHUP: watching the folders again and scanning every watched file")
     if collection is not None:
         _reload(collection, args)
-    exporter.rewatch()
+    watcher.rewatch()
 
 
-def _reload(collection, args: argparse.Namespace) -> None:
+def _reload(collection: CollectLoop, args: argparse.Namespace) -> None:
     """A broken new configuration is logged and the old one kept."""
     from lic_exporter.collect import ConfigError
-    from lic_exporter.collect.run import configured
+    from lic_exporter.collect.command import configured
 
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)

@@ -5,7 +5,7 @@ router.db and the JSON that `ansible-inventory --list` prints.
 This module owns reading those foreign formats and mapping their platform names; it knows
 nothing of the configuration's keys beyond the few a host brings (host, port, platform,
 username, password). Merging with the configuration's defaults and groups, and validating
-the values, is config.py's work. Hosts of platforms other than NX-OS and IOS-XE are skipped
+the values, is loading.py's work. Hosts of platforms other than NX-OS and IOS-XE are skipped
 with one warning each. Problems are returned as "key.path: message" lines, never raised.
 
 Group precedence follows each inventory's own rules, because that is what the people who
@@ -17,17 +17,13 @@ wins over its parents; Ansible's child groups win over their parents, siblings b
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-
-from lic_exporter.sources.privacy import clean_controls
-
-Platform = Literal["nxos", "iosxe"]
+from lic_exporter.collect.documents import DocumentError, printable, read_text, read_yaml
+from lic_exporter.collect.platforms import Platform
 
 _PLATFORMS: dict[str, Platform] = {
     **dict.fromkeys(("nxos", "cisco_nxos", "cisco.nxos.nxos", "nexus", "nx-os", "nx_os"), "nxos"),
@@ -40,14 +36,6 @@ _ANSIBLE_FIELDS = {"host": ("ansible_host", "ansible_ssh_host"), "port": ("ansib
                    "platform": ("ansible_network_os",), "username": ("ansible_user", "ansible_ssh_user")}
 OXIDIZED_COLUMNS = ("name", "model", "ip", "group", "username", "password")
 _OXIDIZED_FIELDS = {"model": "platform", "ip": "host", "username": "username", "password": "password"}
-
-
-_TOKEN_NAME = re.compile(r"<[a-z ]{1,30}>")
-
-
-class DocumentError(Exception):
-    """A file cannot be read or parsed; the message says why (not which file: the caller says
-    that) and never quotes the file's content."""
 
 
 @dataclass(frozen=True)
@@ -78,74 +66,6 @@ class InventoryResult:
 def map_platform(name: object) -> Platform | None:
     """The collector's platform for an inventory's platform name, or None for other platforms."""
     return _PLATFORMS.get(str(name).strip().lower())
-
-
-def printable(text: object) -> str:
-    """A name from a file, safe to put in a message (no terminal controls)."""
-    return clean_controls(str(text))
-
-
-# ---------------------------------------------------------------- reading files
-
-class _Loader(yaml.SafeLoader):
-    """YAML's safe loader, noting keys given twice in one mapping (YAML keeps the last one
-    silently, which would lose a target or a group without a word)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.twice: list[str] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool):
-                continue  # an unhashable key: construct_mapping reports it
-            if key in seen:
-                self.twice.append(f"line {key_node.start_mark.line + 1}: key {printable(key)!r} given twice")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DocumentError("no such file") from None
-    except UnicodeDecodeError:
-        raise DocumentError("not UTF-8 text") from None
-    except OSError as error:
-        raise DocumentError(f"cannot read it ({error.strerror or 'error'})") from None
-
-
-def read_yaml(path: Path) -> tuple[Any, list[str]]:
-    """The document in `path` and the keys it gives twice. YAML's own messages lose any quoted
-    part: it may be a piece of a password."""
-    loader = _Loader(read_text(path))
-    try:
-        return loader.get_single_data(), loader.twice
-    except yaml.YAMLError as error:
-        raise DocumentError(f"not valid YAML ({_yaml_problem(error)})") from None
-    finally:
-        loader.dispose()
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = _unquoted(getattr(error, "problem", None) or "syntax error")
-    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
-
-
-def _unquoted(text: str) -> str:
-    """YAML quotes the character or token it stumbled on; that may belong to a secret, unless it
-    is punctuation (',' '}') or a token's name ('<stream end>')."""
-    parts = text.replace('"', "'").split("'")
-    kept = [part if index % 2 == 0 else f"'{part}'" if _harmless(part) else "…" for index, part in enumerate(parts)]
-    return "".join(kept).strip()
-
-
-def _harmless(quoted: str) -> bool:
-    return (len(quoted) == 1 and not quoted.isalnum()) or _TOKEN_NAME.fullmatch(quoted) is not None
 
 
 def _mapping(data: Any, path: str, what: str, result: InventoryResult) -> dict[Any, Any]:

@@ -1,16 +1,17 @@
-"""When and how gently to collect: the limits that protect the switches and their AAA servers.
+"""When and how gently to collect: the limits that protect the switches and their AAA servers,
+and each device's place in the interval.
 
-- at most `concurrency` sessions at once and one per device;
 - at most `logins_per_second` new logins (a fleet must not arrive at TACACS all at once);
 - every device at its own stable offset in the interval (a hash of its name) plus a small
   jitter, so a fleet is spread over the interval instead of all at the top of it;
 - after an authentication failure a device waits an hour, doubling up to a day;
 - when one credential fails on `suspend_after` devices within `suspend_window`, it is
   suspended for `suspend_for` (one log line): a changed password must not lock the service
-  account out on TACACS by a thousand failed logins.
+  account out on TACACS by a thousand failed logins;
+- targets are split into shards by a stable hash of their names.
 
-Nothing here talks SSH or parses: a session is `collect_device(target, secret)`, its output a
-transcript file; results are plain data (`CollectResult`, `DeviceStatus`).
+The concurrency limit and the one-session-per-device rule are applied where sessions start
+(runner.py). Nothing here talks SSH or parses.
 """
 
 from __future__ import annotations
@@ -20,49 +21,14 @@ import hashlib
 import logging
 import random
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
-from lic_exporter.collect.config import CollectConfig, CollectSettings, ConfigError, Target
-from lic_exporter.collect.session import CollectError, collect_device
-from lic_exporter.collect.transcript import write_transcript
+from lic_exporter.collect.targets import CollectSettings
+from lic_exporter.collect.transcript import transcript_path
 
 log = logging.getLogger("lic_exporter.collect")
-Session = Callable[..., Awaitable[str]]
-
-
-@dataclass(frozen=True)
-class CollectResult:
-    """One collection of one device."""
-
-    device: str
-    ok: bool
-    reason: str | None  # the contract's failure reason; None on success
-    message: str  # for people; never a secret
-    started: float  # unix time
-    seconds: float
-    path: Path | None = None  # the transcript written (success only)
-
-    def line(self) -> str:
-        """`collect`'s stdout line: device, result, reason, seconds, file."""
-        return (f"{self.device} {'ok' if self.ok else 'failed'} {self.reason or '-'} {self.seconds:.2f} "
-                f"{self.path if self.path else '-'}")
-
-
-@dataclass
-class DeviceStatus:
-    """What the metrics say of one device's collection (lic_exporter_collect_*)."""
-
-    device: str
-    success: bool | None = None
-    seconds: float | None = None
-    last_success: float | None = None
-    next_due: float | None = None
-    interval: float | None = None
-    failures: Counter[str] = field(default_factory=Counter)
-    auth_failures_in_a_row: int = 0
 
 
 def shard_of(name: str, shards: int) -> int:
@@ -81,6 +47,20 @@ def next_slot(name: str, settings: CollectSettings, after: float, rng: random.Ra
     base = offset_in_interval(name, interval)
     slot = after - (after - base) % interval + interval
     return slot + rng.uniform(0, settings.jitter * interval)
+
+
+def auth_backoff(settings: CollectSettings, failures_in_a_row: int) -> float:
+    """How long a device waits after that many authentication failures in a row: an hour,
+    doubling up to a day (by default)."""
+    return min(settings.auth_backoff * 2 ** min(failures_in_a_row - 1, 32), settings.auth_backoff_max)
+
+
+def fresh_transcript(out_dir: Path, device: str, interval: float, now: float) -> bool:
+    """Whether DIR/<device>.log is younger than the interval (then a start does not collect it)."""
+    try:
+        return now - transcript_path(out_dir, device).stat().st_mtime < interval
+    except OSError:
+        return False
 
 
 class LoginGate:
@@ -127,113 +107,3 @@ class CredentialGuard:
 
     def auth_succeeded(self, identity: str) -> None:
         self._failures.pop(identity, None)
-
-
-class Collector:
-    """Collects targets into `out_dir` under the limits above."""
-
-    def __init__(self, config: CollectConfig, out_dir: Path, session: Session = collect_device,
-                 clock: Callable[[], float] = time.time, on_result: Callable[[CollectResult], None] | None = None):
-        self.config = config
-        self.out_dir = out_dir
-        self.session = session
-        self.clock = clock
-        self.on_result = on_result
-        self.status: dict[str, DeviceStatus] = {}
-        for target in config.targets:
-            self.status[target.name] = DeviceStatus(target.name, interval=config.collect.interval)
-        self.guard = CredentialGuard(config.collect)
-        self._slots = asyncio.Semaphore(config.collect.concurrency)
-        self._gate = LoginGate(config.collect.logins_per_second)
-        self._running: set[str] = set()
-
-    def reconfigure(self, config: CollectConfig) -> None:
-        """A new configuration; the status of devices that stay is kept."""
-        self.config = config
-        self.guard.settings = config.collect
-        self._slots = asyncio.Semaphore(config.collect.concurrency)
-        self._gate = LoginGate(config.collect.logins_per_second)
-        for target in config.targets:
-            self.status.setdefault(target.name, DeviceStatus(target.name)).interval = config.collect.interval
-
-    async def run_once(self, targets: Iterable[Target] | None = None) -> list[CollectResult]:
-        """Every target once (within the limits); results in the targets' order."""
-        chosen = list(self.config.targets if targets is None else targets)
-        results = await asyncio.gather(*(self.collect(target) for target in chosen))
-        return [result for result in results if result is not None]
-
-    async def collect(self, target: Target) -> CollectResult | None:
-        """One collection of one device; None when it is skipped (already running, or its
-        credential is suspended)."""
-        if target.name in self._running:
-            return None
-        self._running.add(target.name)
-        try:
-            async with self._slots:
-                await self._gate.wait()
-                # Checked once it is this device's turn: others may have failed meanwhile.
-                if self.guard.suspended(target.credential.identity, self.clock()):
-                    log.info("%s: not collected, its credential is suspended", target.name)
-                    return None
-                result = await self._session(target)
-        finally:
-            self._running.discard(target.name)
-        self._record(target, result)
-        return result
-
-    async def _session(self, target: Target) -> CollectResult:
-        started, begun = self.clock(), time.monotonic()
-        try:
-            secret = target.credential.secret()
-            text = await asyncio.wait_for(self.session(target, secret), timeout=target.device_timeout + 5)
-            path = await asyncio.to_thread(write_transcript, self.out_dir, target.name, text)  # fsyncs: off the loop
-        except CollectError as exc:
-            return CollectResult(target.name, False, exc.reason, exc.message, started, time.monotonic() - begun)
-        except ConfigError as exc:
-            return CollectResult(target.name, False, "other", "; ".join(exc.problems), started,
-                                 time.monotonic() - begun)
-        except TimeoutError:
-            return CollectResult(target.name, False, "timeout", "the whole device took too long", started,
-                                 time.monotonic() - begun)
-        except OSError as exc:
-            return CollectResult(target.name, False, "other", f"cannot write the transcript: {exc.strerror}", started,
-                                 time.monotonic() - begun)
-        return CollectResult(target.name, True, None, "collected", started, time.monotonic() - begun, path)
-
-    def _record(self, target: Target, result: CollectResult) -> None:
-        status = self.status.setdefault(target.name, DeviceStatus(target.name))
-        status.success, status.seconds = result.ok, result.seconds
-        identity = target.credential.identity
-        if result.ok:
-            status.last_success = result.started + result.seconds
-            status.auth_failures_in_a_row = 0
-            self.guard.auth_succeeded(identity)
-        else:
-            status.failures[result.reason or "other"] += 1
-            log.warning("%s: collection failed (%s): %s", target.name, result.reason, result.message)
-            if result.reason == "auth":
-                status.auth_failures_in_a_row += 1
-                self.guard.auth_failed(identity, target.credential.username, target.name, self.clock())
-            else:
-                status.auth_failures_in_a_row = 0
-        if self.on_result is not None:
-            self.on_result(result)
-
-    def next_due(self, target: Target, now: float, rng: random.Random) -> float:
-        """When the device runs next: its slot, or later after authentication failures (an
-        hour, doubling up to a day), or after its credential's suspension."""
-        settings = self.config.collect
-        failures = self.status[target.name].auth_failures_in_a_row if target.name in self.status else 0
-        if failures:  # the backoff, not the slot: the retry comes when the wait is over
-            due = now + min(settings.auth_backoff * 2 ** min(failures - 1, 32), settings.auth_backoff_max)
-        else:
-            due = next_slot(target.name, settings, now, rng)
-        return max(due, self.guard.suspended_until.get(target.credential.identity, 0.0))
-
-
-def fresh_transcript(out_dir: Path, device: str, interval: float, now: float) -> bool:
-    """Whether DIR/<device>.log is younger than the interval (then a start does not collect it)."""
-    try:
-        return now - (out_dir / f"{device}.log").stat().st_mtime < interval
-    except OSError:
-        return False

@@ -1,1 +1,2 @@
-"""Stage 4: views -> bytes. Prometheus metric families and the command line's formats."""
+"""Stage 4: views -> bytes. The Prometheus metrics text (one family type for all) and the command
+line's formats."""

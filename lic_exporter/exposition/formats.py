@@ -1,4 +1,5 @@
-"""Records -> what `lic-exporter parse` prints: JSON, a table for people, or metrics."""
+"""Records and findings -> what the command line prints: `parse` as JSON, a table for people
+or metrics text, `diagnose` as text or JSON."""
 
 from __future__ import annotations
 
@@ -7,22 +8,20 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TextIO
 
+from lic_exporter.analysis.deadlines import days_until, urgency
 from lic_exporter.analysis.diagnose import Finding
 from lic_exporter.analysis.views import DeviceView, device_views
 from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
-    CallhomeRecord,
-    LicenseRecord,
+    Record,
     RecordBase,
     RegistrationState,
 )
-from lic_exporter.parsing.files import ParseIssue
-from lic_exporter.parsing.syslog import DeviceSyslog, Tally
+from lic_exporter.model.vocabulary import Severity
+from lic_exporter.parsing.results import ParseIssue
+from lic_exporter.parsing.syslog_tally import DeviceSyslog, Tally
 
-Record = LicenseRecord | CallhomeRecord
-
-WARN_DAYS, CRITICAL_DAYS = 30, 7
 _BAD_STATES = {
     RegistrationState.REGISTRATION_FAILED, RegistrationState.REGISTRATION_EXPIRED,
     AuthorizationState.OUT_OF_COMPLIANCE, AuthorizationState.AUTHORIZATION_EXPIRED,
@@ -30,6 +29,7 @@ _BAD_STATES = {
 }
 _WARN_STATES = {RegistrationState.UNREGISTERED, RegistrationState.REGISTERING, AuthorizationState.EVALUATION}
 _RED, _YELLOW, _RESET = "\033[31m", "\033[33m", "\033[0m"
+_LEVELS = {Severity.CRITICAL: 2, Severity.WARNING: 1, None: 0}  # a cell's colour: red, yellow, none
 
 
 class JsonWriter:
@@ -58,7 +58,7 @@ class JsonWriter:
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
                   tally: Tally) -> str:
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
-    from lic_exporter.exposition.metrics import (  # prometheus_client only for this format
+    from lic_exporter.exposition.metrics import (  # prometheus_client (its float text) only for this format
         ExporterStats,
         devices_text,
         exposition,
@@ -101,7 +101,7 @@ def _paint(text: str, level: int, color: bool) -> str:
     return f"{_RED if level == 2 else _YELLOW}{text}{_RESET}"
 
 
-def _state_cell(state) -> tuple[str, int]:
+def _state_cell(state: RegistrationState | AuthorizationState | None) -> tuple[str, int]:
     if state is None:
         return "-", 0
     return state.value, 2 if state in _BAD_STATES else 1 if state in _WARN_STATES else 0
@@ -116,14 +116,15 @@ def _row(view: DeviceView, now: datetime) -> list[tuple[str, int]]:
         deadline, days = ("-", 0), ("-", 0)
     else:
         name, when = nearest
-        left = (when - now).total_seconds() / 86400
-        level = 2 if left < CRITICAL_DAYS else 1 if left < WARN_DAYS else 0
+        left = days_until(when, now)
+        level = _LEVELS[urgency(name, left)]  # the alert rules' thresholds for this deadline
         deadline, days = (f"{name} {when:%Y-%m-%d}", level), (f"{left:.1f}", level)
     return [(view.device, 0), (mode, 0), registration, authorization, deadline, days, _last_comm(view)]
 
 
 def _failures(syslog: DeviceSyslog | None, last: datetime | None) -> tuple[str, int]:
-    """`12 (dns 10, http_send 2) last 2026-11-18`: call-home failures counted in syslog."""
+    """`12 (dns 10, http_send 2) last 2026-11-18`: call-home failures as the Tally counts them,
+    the numbers of cisco_smartlic_callhome_failures_total and of diagnose."""
     by_reason = syslog.failures if syslog else {}
     if not by_reason:
         return "-", 0
@@ -146,7 +147,7 @@ def _last_comm(view: DeviceView) -> tuple[str, int]:
     return "-", 0
 
 
-_MARK = {"critical": ("!!", _RED), "warning": ("! ", _YELLOW), "info": ("i ", "")}
+_MARK = {Severity.CRITICAL: ("!!", _RED), Severity.WARNING: ("! ", _YELLOW), Severity.INFO: ("i ", "")}
 
 
 def as_diagnosis(findings: Sequence[Finding], color: bool) -> str:

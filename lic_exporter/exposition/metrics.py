@@ -1,39 +1,38 @@
-"""Records -> Prometheus metric families. Pure: the same records and `now` give the same
-families, so the one-shot `parse --format prometheus` and the daemon share this unchanged.
+"""Views, findings and counts -> the Prometheus metrics text: every family the exporter exposes.
 
-Names, labels and vocabularies are the public contract (README, "Metrics"). A value the
-output does not state is an absent series, never a sentinel.
+Pure: the same records, syslog tally and `now` give the same bytes, so the one-shot
+`parse --format prometheus` and the daemon share this unchanged. A device's series are written
+to text once (device_text; the daemon keeps it until the device's files change); a page is
+assembled from that text, with only the day counts and the findings computed for its `now`.
+
+Names, labels and vocabularies are the public contract (README, "Metrics"; the names in
+model/vocabulary.py). A value the output does not state is an absent series, never a sentinel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import CollectorRegistry
-from prometheus_client.utils import floatToGoString
-
 from lic_exporter import __version__
+from lic_exporter.analysis.deadlines import days_until
 from lic_exporter.analysis.diagnose import Finding
 from lic_exporter.analysis.views import DeviceView, device_views
+from lic_exporter.exposition.text import TextFamily
 from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
-    CallhomeRecord,
     Entitlement,
     EntitlementState,
     LicenseRecord,
+    Record,
     RegistrationState,
 )
-from lic_exporter.model.vocabulary import COLLECT_REASONS
-from lic_exporter.parsing.syslog import Tally
-
-Record = LicenseRecord | CallhomeRecord
-SECONDS_PER_DAY = 86400.0
+from lic_exporter.model.vocabulary import COLLECT_REASONS, Attempt, MetricName
+from lic_exporter.parsing.syslog_tally import Tally
 
 
 @dataclass(frozen=True)
@@ -50,136 +49,6 @@ class ExporterStats:
     syslog_device_limited: int = 0
 
 
-def transport_label(record: LicenseRecord) -> str:
-    """`Transport Off` -> off, `Callhome` -> callhome, `cslu` -> cslu."""
-    if record.transport is None or record.transport.type is None:
-        return ""
-    words = record.transport.type.lower().replace("transport", "").split()
-    return "_".join(words) or "off"
-
-
-class TextFamily:
-    """Stands in for GaugeMetricFamily with the same add_metric, but formats each sample into
-    its exposition line at once: no Sample objects, so 10,000 devices cost text, not memory."""
-
-    def __init__(self, name: str, documentation: str, labels: list[str]):
-        self.name = name
-        self.documentation = documentation
-        self.labels = labels
-        self.lines: list[str] = []
-
-    def add_metric(self, values: list[str], value: float) -> None:
-        pairs = ",".join(f'{key}="{_escape(text)}"' for key, text in zip(self.labels, values, strict=True))
-        self.lines.append(f"{self.name}{{{pairs}}} {floatToGoString(value)}\n" if pairs
-                          else f"{self.name} {floatToGoString(value)}\n")
-
-    def header(self) -> str:
-        doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
-        return f"# HELP {self.name} {doc}\n# TYPE {self.name} gauge\n"
-
-
-def _escape(text: str) -> str:
-    if "\\" in text or '"' in text or "\n" in text:
-        return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return text
-
-
-class _Families:
-    """The device families, created once per render and filled device by device. `g` makes
-    a family: prometheus_client's GaugeMetricFamily, or TextFamily for the exposition cache."""
-
-    def __init__(self, g=GaugeMetricFamily) -> None:
-        self.info = g("cisco_smartlic_info", "Smart Licensing mode and accounts, one series per device",
-                      labels=["device", "mode", "smart_account", "virtual_account", "transport"])
-        self.registration = g("cisco_smartlic_registration_state",
-                              "Classic Smart Licensing registration state (1 for the current state)",
-                              labels=["device", "state"])
-        self.authorization = g("cisco_smartlic_authorization_state",
-                               "License authorization state (1 for the current state)", labels=["device", "state"])
-        self.deadline = g("cisco_smartlic_deadline_timestamp_seconds", "When a licensing deadline passes",
-                          labels=["device", "deadline"])
-        self.deadline_days = g("cisco_smartlic_deadline_days",
-                               "Days from now until the deadline; negative once passed", labels=["device", "deadline"])
-        self.next_attempt = g("cisco_smartlic_next_attempt_timestamp_seconds",
-                              "When the device will next try to reach Cisco", labels=["device", "attempt"])
-        self.last_attempt = g("cisco_smartlic_last_attempt_timestamp_seconds",
-                              "When the device last tried to reach Cisco", labels=["device", "attempt"])
-        self.last_success = g("cisco_smartlic_last_attempt_success",
-                              "Whether the last attempt succeeded (1) or failed (0)", labels=["device", "attempt"])
-        self.entitlement = g("cisco_smartlic_entitlement_state", "Per-licence state (1 for the current state)",
-                             labels=["device", "entitlement", "state"])
-        self.licenses = g("cisco_smartlic_entitlement_licenses", "Licences in use per entitlement tag",
-                          labels=["device", "entitlement"])
-        self.callhome = g("cisco_smartlic_callhome_enabled", "Whether call-home is enabled",
-                          labels=["device"])
-        self.source = g("cisco_smartlic_source_timestamp_seconds", "When the parsed output was captured",
-                        labels=["device", "command"])
-
-    def all(self) -> list[Metric]:
-        return list(vars(self).values())
-
-
-def device_families(records: Iterable[Record], now: datetime) -> list[Metric]:
-    """prometheus_client families of the devices these records describe (the reference the
-    text path below is tested against)."""
-    families = _Families()
-    for view in device_views(records):
-        _add_device(families, view, now)
-    return families.all()
-
-
-@dataclass(frozen=True)
-class DeviceText:
-    """One device's samples as exposition text, per family, without the day counts (they
-    depend on the time of the scrape); `deadlines` feeds those."""
-
-    device: str
-    chunks: tuple[str, ...]  # one per family, in _Families order ("" where none)
-    deadlines: tuple[tuple[str, float], ...]  # (deadline name, unix time)
-
-
-def device_text(view: DeviceView) -> DeviceText:
-    families = _Families(TextFamily)
-    _add_device(families, view, now=None)
-    chunks = tuple("".join(family.lines) for family in families.all())
-    deadlines = tuple((name, when.timestamp()) for name, when in view.deadlines().items())
-    return DeviceText(view.device, chunks, deadlines)
-
-
-def devices_text(records: Iterable[Record]) -> list[DeviceText]:
-    return [device_text(view) for view in device_views(records)]
-
-
-def problem_text(findings: Iterable[Finding]) -> str:
-    """cisco_smartlic_problem: one series per active diagnose finding."""
-    family = TextFamily("cisco_smartlic_problem", "One series per active diagnose finding (problem names: README)",
-                        ["device", "problem", "severity"])
-    for finding in findings:
-        family.add_metric([finding.device, finding.problem, finding.severity], 1)
-    return family.header() + "".join(family.lines)
-
-
-def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
-               findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None) -> bytes:
-    """The whole /metrics page: device families (day counts computed for `now`), the active
-    diagnose findings, then the syslog counters, the collection's families (when the daemon
-    collects) and the exporter's own metrics."""
-    devices = list(devices)
-    headers = _Families(TextFamily).all()
-    days_at = headers.index(next(f for f in headers if f.name == "cisco_smartlic_deadline_days"))
-    parts: list[str] = []
-    for position, family in enumerate(headers):
-        parts.append(family.header())
-        if position == days_at:
-            parts.extend(_days(device, now) for device in devices)
-        else:
-            parts.extend(device.chunks[position] for device in devices)
-    parts.append(problem_text(findings))
-    text = "".join(parts).encode()
-    collected = collect_families(collect) if collect is not None else []
-    return text + render_text(syslog_families(tally) + collected + exporter_families(stats))
-
-
 class CollectStatus(Protocol):
     """One device's collection, as lic_exporter.collect reports it (DeviceStatus)."""
 
@@ -189,28 +58,142 @@ class CollectStatus(Protocol):
     last_success: float | None
     next_due: float | None
     interval: float | None
-    failures: Mapping[str, int]
+
+    @property
+    def failures(self) -> Mapping[str, int]: ...  # read-only: a Counter satisfies it
 
 
+def transport_label(record: LicenseRecord) -> str:
+    """`Transport Off` -> off, `Callhome` -> callhome, `cslu` -> cslu."""
+    if record.transport is None or record.transport.type is None:
+        return ""
+    words = record.transport.type.lower().replace("transport", "").split()
+    return "_".join(words) or "off"
 
 
-def collect_families(statuses: Iterable[CollectStatus]) -> list[Metric]:
+class _DeviceFamilies:
+    """The device families in page order, created once per device and filled from its view
+    (and once per page, for their headers)."""
+
+    def __init__(self) -> None:
+        self.info = TextFamily(MetricName.INFO, "Smart Licensing mode and accounts, one series per device",
+                               ["device", "mode", "smart_account", "virtual_account", "transport"])
+        self.registration = TextFamily(MetricName.REGISTRATION_STATE,
+                                       "Classic Smart Licensing registration state (1 for the current state)",
+                                       ["device", "state"])
+        self.authorization = TextFamily(MetricName.AUTHORIZATION_STATE,
+                                        "License authorization state (1 for the current state)", ["device", "state"])
+        self.deadline = TextFamily(MetricName.DEADLINE_TIMESTAMP, "When a licensing deadline passes",
+                                   ["device", "deadline"])
+        # Left empty per device: the day counts depend on the time of the page (_add_day_counts).
+        self.deadline_days = TextFamily(MetricName.DEADLINE_DAYS, "Days from now until the deadline; negative once "
+                                        "passed", ["device", "deadline"])
+        self.next_attempt = TextFamily(MetricName.NEXT_ATTEMPT_TIMESTAMP, "When the device will next try to reach "
+                                       "Cisco", ["device", "attempt"])
+        self.last_attempt = TextFamily(MetricName.LAST_ATTEMPT_TIMESTAMP, "When the device last tried to reach Cisco",
+                                       ["device", "attempt"])
+        self.last_success = TextFamily(MetricName.LAST_ATTEMPT_SUCCESS,
+                                       "Whether the last attempt succeeded (1) or failed (0)", ["device", "attempt"])
+        self.entitlement = TextFamily(MetricName.ENTITLEMENT_STATE, "Per-licence state (1 for the current state)",
+                                      ["device", "entitlement", "state"])
+        self.licenses = TextFamily(MetricName.ENTITLEMENT_LICENSES, "Licences in use per entitlement tag",
+                                   ["device", "entitlement"])
+        self.callhome = TextFamily(MetricName.CALLHOME_ENABLED, "Whether call-home is enabled", ["device"])
+        self.source = TextFamily(MetricName.SOURCE_TIMESTAMP, "When the parsed output was captured",
+                                 ["device", "command"])
+
+    def all(self) -> list[TextFamily]:
+        return list(vars(self).values())
+
+
+@dataclass(frozen=True)
+class DeviceText:
+    """One device's samples as exposition text, per family, without the day counts (they
+    depend on the time of the scrape); `deadlines` feeds those."""
+
+    device: str
+    chunks: tuple[str, ...]  # one per family, in _DeviceFamilies order ("" where none)
+    deadlines: tuple[tuple[str, datetime], ...]  # (deadline name, when)
+
+
+def device_text(view: DeviceView) -> DeviceText:
+    families = _DeviceFamilies()
+    _add_device(families, view)
+    return DeviceText(view.device, tuple(family.samples() for family in families.all()),
+                      tuple((name.value, when) for name, when in view.deadlines().items()))
+
+
+def devices_text(records: Iterable[Record]) -> list[DeviceText]:
+    return [device_text(view) for view in device_views(records)]
+
+
+def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
+               findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None) -> bytes:
+    """The whole /metrics page: device families (day counts computed for `now`), the active
+    diagnose findings, then the syslog counters, the collection's families (when the daemon
+    collects) and the exporter's own metrics."""
+    devices = list(devices)
+    headers = _DeviceFamilies()
+    parts: list[str] = []
+    for position, family in enumerate(headers.all()):
+        parts.append(family.header())
+        if family is headers.deadline_days:
+            _add_day_counts(family, devices, now)
+            parts.append(family.samples())
+        else:
+            parts.extend(device.chunks[position] for device in devices)
+    parts.append(problem_text(findings))
+    parts.append(syslog_text(tally))
+    if collect is not None:
+        parts.append(collect_text(collect))
+    parts.append(exporter_text(stats))
+    return "".join(parts).encode()
+
+
+def _add_day_counts(family: TextFamily, devices: Iterable[DeviceText], now: datetime) -> None:
+    """cisco_smartlic_deadline_days of these devices, for `now`."""
+    for device in devices:
+        for name, when in device.deadlines:
+            family.add_metric([device.device, name], days_until(when, now))
+
+
+def problem_text(findings: Iterable[Finding]) -> str:
+    """cisco_smartlic_problem: one series per active diagnose finding."""
+    family = TextFamily(MetricName.PROBLEM, "One series per active diagnose finding (problem names: README)",
+                        ["device", "problem", "severity"])
+    for finding in findings:
+        family.add_metric([finding.device, finding.problem, finding.severity], 1)
+    return family.text()
+
+
+def syslog_text(tally: Tally) -> str:
+    """The syslog counters per device; only what the lines said (no zero series)."""
+    messages = TextFamily(MetricName.SYSLOG_MESSAGES, "Licensing and call-home syslog messages by Smart Agent message "
+                          "name", ["device", "mnemonic", "severity"], kind="counter")
+    for (device, mnemonic, severity), count in sorted(tally.messages.items()):
+        messages.add_metric([device, mnemonic, severity], count)
+    failures = TextFamily(MetricName.CALLHOME_FAILURES, "Syslog messages reporting a failed communication with Cisco, "
+                          "by cause", ["device", "reason"], kind="counter")
+    for (device, reason), count in sorted(tally.failures.items()):
+        failures.add_metric([device, reason], count)
+    last = TextFamily(MetricName.CALLHOME_LAST_FAILURE, "Time of the newest failed-communication message, from the "
+                      "line itself", ["device"])
+    for device, when in sorted(tally.last_failure.items()):
+        last.add_metric([device], when.timestamp())
+    return messages.text() + failures.text() + last.text()
+
+
+def collect_text(statuses: Iterable[CollectStatus]) -> str:
     """lic_exporter_collect_*: per device, whether and when collecting it worked. The failure
-    counter (named without its suffix: exposed as lic_exporter_collect_failures_total) has every
-    reason from zero, so the first failure of a kind is an increase."""
-    success = GaugeMetricFamily("lic_exporter_collect_success", "Whether the last collection of the device succeeded",
-                                labels=["device"])
-    duration = GaugeMetricFamily("lic_exporter_collect_duration_seconds", "How long the last collection took",
-                                 labels=["device"])
-    last = GaugeMetricFamily("lic_exporter_collect_last_success_timestamp_seconds",
-                             "When the device was last collected successfully", labels=["device"])
-    due = GaugeMetricFamily("lic_exporter_collect_next_timestamp_seconds", "When the next collection is scheduled",
-                            labels=["device"])
-    interval = GaugeMetricFamily("lic_exporter_collect_interval_seconds",
-                                 "How often the device is collected (LicCollectionFailing: two of these)",
-                                 labels=["device"])
-    failures = CounterMetricFamily("lic_exporter_collect_failures", "Failed collections by cause",
-                                   labels=["device", "reason"])
+    counter has every reason from zero, so the first failure of a kind is an increase."""
+    success = TextFamily(MetricName.COLLECT_SUCCESS, "Whether the last collection of the device succeeded", ["device"])
+    duration = TextFamily(MetricName.COLLECT_DURATION, "How long the last collection took", ["device"])
+    last = TextFamily(MetricName.COLLECT_LAST_SUCCESS, "When the device was last collected successfully", ["device"])
+    due = TextFamily(MetricName.COLLECT_NEXT, "When the next collection is scheduled", ["device"])
+    interval = TextFamily(MetricName.COLLECT_INTERVAL,
+                          "How often the device is collected (LicCollectionFailing: two of these)", ["device"])
+    failures = TextFamily(MetricName.COLLECT_FAILURES, "Failed collections by cause", ["device", "reason"],
+                          kind="counter")
     for status in statuses:
         d = status.device
         for family, value in ((success, None if status.success is None else float(status.success)),
@@ -220,64 +203,31 @@ def collect_families(statuses: Iterable[CollectStatus]) -> list[Metric]:
                 family.add_metric([d], value)
         for reason in COLLECT_REASONS:
             failures.add_metric([d, reason], status.failures.get(reason, 0))
-    return [success, duration, last, due, interval, failures]
+    return "".join(family.text() for family in (success, duration, last, due, interval, failures))
 
 
-def _days(device: DeviceText, now: datetime) -> str:
-    if not device.deadlines:
-        return ""
-    family = TextFamily("cisco_smartlic_deadline_days", "", ["device", "deadline"])
-    stamp = now.timestamp()
-    for name, when in device.deadlines:
-        family.add_metric([device.device, name], (when - stamp) / SECONDS_PER_DAY)
-    return "".join(family.lines)
-
-
-def exporter_families(stats: ExporterStats) -> list[Metric]:
-    """lic_exporter_build_info, lic_exporter_files, and the counters exposed as
-    lic_exporter_parse_errors_total, lic_exporter_syslog_lines_total and
-    lic_exporter_syslog_skipped_lines_total."""
-    build = GaugeMetricFamily("lic_exporter_build_info", "lic_exporter version", labels=["version"])
+def exporter_text(stats: ExporterStats) -> str:
+    """lic_exporter_build_info, lic_exporter_files, and the parse error and syslog line counters."""
+    build = TextFamily(MetricName.BUILD_INFO, "lic_exporter version", ["version"])
     build.add_metric([__version__], 1)
-    files = GaugeMetricFamily("lic_exporter_files", "Watched files by parse state", labels=["state"])
+    files = TextFamily(MetricName.FILES, "Watched files by parse state", ["state"])
     files.add_metric(["ok"], stats.files_ok)
     files.add_metric(["error"], stats.files_error)
-    errors = CounterMetricFamily("lic_exporter_parse_errors", "Problems met while parsing input files")
+    errors = TextFamily(MetricName.PARSE_ERRORS, "Problems met while parsing input files", kind="counter")
     errors.add_metric([], stats.parse_errors)
-    lines = CounterMetricFamily("lic_exporter_syslog_lines", "Syslog lines read, every line")
+    lines = TextFamily(MetricName.SYSLOG_LINES, "Syslog lines read, every line", kind="counter")
     lines.add_metric([], stats.syslog_lines)
-    skipped = CounterMetricFamily("lic_exporter_syslog_skipped_lines",
-                                  "Syslog lines naming a licensing facility that were skipped or repaired",
-                                  labels=["reason"])
+    skipped = TextFamily(MetricName.SYSLOG_SKIPPED_LINES,
+                         "Syslog lines naming a licensing facility that were skipped or repaired", ["reason"],
+                         kind="counter")
     skipped.add_metric(["unparsed"], stats.syslog_unparsed)
     skipped.add_metric(["undecodable"], stats.syslog_undecodable)
     skipped.add_metric(["nul"], stats.syslog_nul)
     skipped.add_metric(["device_limit"], stats.syslog_device_limited)
-    return [build, files, errors, lines, skipped]
+    return "".join(family.text() for family in (build, files, errors, lines, skipped))
 
 
-def syslog_families(tally: Tally) -> list[Metric]:
-    """The syslog counters per device; only what the lines said (no zero series). Counter
-    families take their names without the suffix: they are exposed as
-    cisco_smartlic_syslog_messages_total and cisco_smartlic_callhome_failures_total."""
-    messages = CounterMetricFamily("cisco_smartlic_syslog_messages",
-                                   "Licensing and call-home syslog messages by Smart Agent message name",
-                                   labels=["device", "mnemonic", "severity"])
-    for key, count in sorted(tally.messages.items()):
-        messages.add_metric(list(key), count)
-    failures = CounterMetricFamily("cisco_smartlic_callhome_failures",
-                                   "Syslog messages reporting a failed communication with Cisco, by cause",
-                                   labels=["device", "reason"])
-    for key, count in sorted(tally.failures.items()):
-        failures.add_metric(list(key), count)
-    last = GaugeMetricFamily("cisco_smartlic_callhome_last_failure_timestamp_seconds",
-                             "Time of the newest failed-communication message, from the line itself", labels=["device"])
-    for device, when in sorted(tally.last_failure.items()):
-        last.add_metric([device], when.timestamp())
-    return [messages, failures, last]
-
-
-def _add_device(f: _Families, view: DeviceView, now: datetime | None) -> None:
+def _add_device(f: _DeviceFamilies, view: DeviceView) -> None:
     d = view.device
     if view.info is not None and view.info.mode is not None:
         account = view.info.account
@@ -289,8 +239,6 @@ def _add_device(f: _Families, view: DeviceView, now: datetime | None) -> None:
         _one_hot(f.authorization, [d], AuthorizationState, view.authorization.state)
     for name, when in view.deadlines().items():
         f.deadline.add_metric([d, name], when.timestamp())
-        if now is not None:  # the text cache adds the day counts when scraped
-            f.deadline_days.add_metric([d, name], (when.timestamp() - now.timestamp()) / SECONDS_PER_DAY)
     _add_attempts(f, view)
     _add_entitlements(f, d, view.entitlements or ())
     if view.callhome is not None and view.callhome.enabled is not None:
@@ -299,20 +247,20 @@ def _add_device(f: _Families, view: DeviceView, now: datetime | None) -> None:
         f.source.add_metric([d, command], when.timestamp())
 
 
-def _add_attempts(f: _Families, view: DeviceView) -> None:
+def _add_attempts(f: _DeviceFamilies, view: DeviceView) -> None:
     d, reg, auth, usage = view.device, view.registration, view.authorization, view.usage_reporting
     nexts = {
-        "registration_renewal": reg.next_renewal if reg else None,
-        "authorization_renewal": auth.next_communication if auth else None,
-        "report_push": usage.next_report_push if usage else None,
+        Attempt.REGISTRATION_RENEWAL: reg.next_renewal if reg else None,
+        Attempt.AUTHORIZATION_RENEWAL: auth.next_communication if auth else None,
+        Attempt.REPORT_PUSH: usage.next_report_push if usage else None,
     }
     for name, when in nexts.items():
         if when is not None:
             f.next_attempt.add_metric([d, name], when.timestamp())
     lasts = {
-        "initial_registration": reg.initial if reg else None,
-        "registration_renewal": reg.last_renewal if reg else None,
-        "authorization_renewal": auth.last_communication if auth else None,
+        Attempt.INITIAL_REGISTRATION: reg.initial if reg else None,
+        Attempt.REGISTRATION_RENEWAL: reg.last_renewal if reg else None,
+        Attempt.AUTHORIZATION_RENEWAL: auth.last_communication if auth else None,
     }
     for name, attempt in lasts.items():
         if attempt is None:
@@ -322,10 +270,10 @@ def _add_attempts(f: _Families, view: DeviceView) -> None:
         if attempt.result is not AttemptResult.UNKNOWN:
             f.last_success.add_metric([d, name], 1 if attempt.result is AttemptResult.SUCCEEDED else 0)
     if usage is not None and usage.last_report_push is not None:
-        f.last_attempt.add_metric([d, "report_push"], usage.last_report_push.timestamp())
+        f.last_attempt.add_metric([d, Attempt.REPORT_PUSH], usage.last_report_push.timestamp())
 
 
-def _add_entitlements(f: _Families, device: str, entitlements: Iterable[Entitlement]) -> None:
+def _add_entitlements(f: _DeviceFamilies, device: str, entitlements: Iterable[Entitlement]) -> None:
     """One series set per tag. A tag listed twice (stack members, truncated summary names)
     keeps the first state and adds up the counts, so no series is ever duplicated."""
     states: dict[str, EntitlementState] = {}
@@ -340,23 +288,7 @@ def _add_entitlements(f: _Families, device: str, entitlements: Iterable[Entitlem
             f.licenses.add_metric([device, tag], counts[tag])
 
 
-def _one_hot(family: GaugeMetricFamily, labels: list[str], vocabulary, current) -> None:
-    for state in vocabulary:
+def _one_hot(family: TextFamily, labels: list[str], states: Iterable[StrEnum], current: StrEnum) -> None:
+    """Every state of the vocabulary, 1 for the current one and 0 for the others."""
+    for state in states:
         family.add_metric([*labels, state.value], 1 if state is current else 0)
-
-
-class SnapshotCollector:
-    """A prometheus_client custom collector over a fixed list of families."""
-
-    def __init__(self, families: list[Metric]):
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._families
-
-
-def render_text(families: list[Metric]) -> bytes:
-    """The Prometheus text exposition format of these families."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(families))
-    return generate_latest(registry)

@@ -1,16 +1,56 @@
-"""The public vocabulary in one place: label values, failure reasons, severities, deadline names.
+"""The public vocabulary in one place: metric names, label values, severities, deadline thresholds.
 
 Everything that prints, exports, colours or alerts on these words reads them from here (the
 exposition, the diagnose rules, the command line's table and `dashboards/build_*.py`), so that
-none of them can drift from another. The names are the public contract (CONTRACT, README).
+none of them can drift from another. The names are the public contract (CONTRACT, README); the
+state vocabularies are the enums of `model/records.py`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
+class MetricName(StrEnum):
+    """Every family the exporter exposes, by its exposed name (counters with their `_total`)."""
+
+    # One device's licensing state (label `device`).
+    INFO = "cisco_smartlic_info"
+    REGISTRATION_STATE = "cisco_smartlic_registration_state"
+    AUTHORIZATION_STATE = "cisco_smartlic_authorization_state"
+    DEADLINE_TIMESTAMP = "cisco_smartlic_deadline_timestamp_seconds"
+    DEADLINE_DAYS = "cisco_smartlic_deadline_days"
+    NEXT_ATTEMPT_TIMESTAMP = "cisco_smartlic_next_attempt_timestamp_seconds"
+    LAST_ATTEMPT_TIMESTAMP = "cisco_smartlic_last_attempt_timestamp_seconds"
+    LAST_ATTEMPT_SUCCESS = "cisco_smartlic_last_attempt_success"
+    ENTITLEMENT_STATE = "cisco_smartlic_entitlement_state"
+    ENTITLEMENT_LICENSES = "cisco_smartlic_entitlement_licenses"
+    CALLHOME_ENABLED = "cisco_smartlic_callhome_enabled"
+    SOURCE_TIMESTAMP = "cisco_smartlic_source_timestamp_seconds"
+    PROBLEM = "cisco_smartlic_problem"
+    # What the device's syslog lines say.
+    SYSLOG_MESSAGES = "cisco_smartlic_syslog_messages_total"
+    CALLHOME_FAILURES = "cisco_smartlic_callhome_failures_total"
+    CALLHOME_LAST_FAILURE = "cisco_smartlic_callhome_last_failure_timestamp_seconds"
+    # Collection over SSH (label `device`).
+    COLLECT_SUCCESS = "lic_exporter_collect_success"
+    COLLECT_DURATION = "lic_exporter_collect_duration_seconds"
+    COLLECT_LAST_SUCCESS = "lic_exporter_collect_last_success_timestamp_seconds"
+    COLLECT_NEXT = "lic_exporter_collect_next_timestamp_seconds"
+    COLLECT_INTERVAL = "lic_exporter_collect_interval_seconds"
+    COLLECT_FAILURES = "lic_exporter_collect_failures_total"
+    # The exporter itself (no `device` label).
+    BUILD_INFO = "lic_exporter_build_info"
+    FILES = "lic_exporter_files"
+    PARSE_ERRORS = "lic_exporter_parse_errors_total"
+    SYSLOG_LINES = "lic_exporter_syslog_lines_total"
+    SYSLOG_SKIPPED_LINES = "lic_exporter_syslog_skipped_lines_total"
+
+
 class Reason(StrEnum):
+    """Why a communication with Cisco failed: label `reason` of CALLHOME_FAILURES."""
+
     DNS = "dns"
     TLS = "tls"
     HTTP_SEND = "http_send"
@@ -23,3 +63,62 @@ class Reason(StrEnum):
 
 # lic_exporter_collect_failures_total{reason}: why a collection failed.
 COLLECT_REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command", "other")
+
+
+class Severity(StrEnum):
+    """How bad a finding or an alert is: label `severity` of PROBLEM and of the alert rules."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+SEVERITIES = tuple(Severity)  # mildest first: a worse severity has a higher index
+
+
+class Deadline(StrEnum):
+    """Label `deadline` of DEADLINE_TIMESTAMP and DEADLINE_DAYS, in the order shown to people."""
+
+    REGISTRATION_EXPIRY = "registration_expiry"
+    COMMUNICATION_DEADLINE = "communication_deadline"
+    EVALUATION_EXPIRY = "evaluation_expiry"
+    REPORT_ACK = "report_ack"
+
+
+class Attempt(StrEnum):
+    """Label `attempt` of the NEXT_ATTEMPT_*/LAST_ATTEMPT_* families: a try to reach Cisco."""
+
+    INITIAL_REGISTRATION = "initial_registration"
+    REGISTRATION_RENEWAL = "registration_renewal"
+    AUTHORIZATION_RENEWAL = "authorization_renewal"
+    REPORT_PUSH = "report_push"
+
+
+@dataclass(frozen=True)
+class DayThresholds:
+    """Days left under which a deadline is a warning, and under which it is critical."""
+
+    warning: float
+    critical: float
+
+    def severity(self, days_left: float) -> Severity | None:
+        """CRITICAL or WARNING for this many days left, None while there is time."""
+        if days_left < self.critical:
+            return Severity.CRITICAL
+        if days_left < self.warning:
+            return Severity.WARNING
+        return None
+
+
+# The one table of how close each deadline may come. The alert rules (dashboards/build_alerting.py,
+# Prometheus and Grafana-managed alike), the table's colours and the diagnose severities read it.
+# The values are the alert rules': the ID certificate (registration) is renewed every 6 months, so
+# a month's notice; authorization and usage-report ACKs renew monthly, so two weeks.
+DEADLINE_DAYS: dict[Deadline, DayThresholds] = {
+    Deadline.REGISTRATION_EXPIRY: DayThresholds(warning=30, critical=7),
+    Deadline.COMMUNICATION_DEADLINE: DayThresholds(warning=14, critical=3),
+    # No alert escalates the evaluation period (LicEvaluationExpiring warns only); its critical
+    # mark is the diagnose rule's (evaluation_mode is critical in its last week).
+    Deadline.EVALUATION_EXPIRY: DayThresholds(warning=14, critical=7),
+    Deadline.REPORT_ACK: DayThresholds(warning=14, critical=3),
+}

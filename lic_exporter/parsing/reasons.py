@@ -46,14 +46,14 @@ REASON_TABLE: tuple[tuple[tuple[str, ...], Reason], ...] = (
 
 
 _URL = re.compile(r"\S+://\S+")
-MAX_TEXT = 1000
+CLASSIFY_CHARS = 1000  # how much of a failure text is searched for its cause
 
 
 @lru_cache(maxsize=2048)
 def classify(text: str | None) -> Reason:
     """The reason class of a failure text; `other` when no row fits (or there is no text)."""
     # Capped: causes are stated early, and the URL pattern must not meet a megabyte of junk.
-    lowered = _URL.sub("", (text or "")[:MAX_TEXT]).lower()  # a host such as proxy.example.net is no cause
+    lowered = _URL.sub("", (text or "")[:CLASSIFY_CHARS]).lower()  # a host such as proxy.example.net is no cause
     for words, reason in REASON_TABLE:
         if all(word in lowered for word in words):
             return reason

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TextIO
 
 import textfsm
 from textfsm import clitable
@@ -40,7 +41,9 @@ class FastFSM(textfsm.TextFSM):
     The actions (Next/Continue/Error, Record/Clear, state changes) are textfsm's own code.
     """
 
-    def __init__(self, template) -> None:
+    _cur_state: list[textfsm.TextFSMRule]  # set by textfsm, which declares no type for it
+
+    def __init__(self, template: TextIO) -> None:
         super().__init__(template)
         self._by_name = {value.name: value for value in self.values}
         self._header = tuple(self.header)

@@ -2,8 +2,9 @@
 
 A file holds one command's output or a whole terminal session. Lines are cleaned (CRLF,
 trailing spaces, ANSI escapes, `--More--` remnants, exec headers) and split at prompt lines
-(`nx-dc1-leaf01# show license status`). The file is streamed: memory is bounded by the
-largest section kept, never by the file size.
+(`nx-dc1-leaf01# show license status`), recognised by the patterns of terminal.py that the
+collector drives live sessions with. The file is streamed: memory is bounded by the largest
+section kept, never by the file size.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lic_exporter.sources.names import device_name
+from lic_exporter.sources.terminal import ESCAPE, PAGER_SAVED, PROMPT_LINE
 from lic_exporter.sources.values import BadValueError, UnknownZoneError, parse_timestamp
 
 WHOLE_FILE_BYTES = 1 << 20  # read at once up to here; stream beyond
@@ -26,10 +28,6 @@ MAX_SECTION_LINES = 100_000  # far above any licensing output; a section past it
 MAX_LINE_CHARS = 1024
 NUL_CHECK_BYTES = 8192
 
-_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]{0,80}?)(?:\([\w\-/.:]{0,40}\))?[#>]\s?(?P<command>.*)$")
-# Escape sequences, bounded (an unterminated `ESC ]` must not scan the rest of the line).
-_ANSI = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_MORE = re.compile(r"^\s*-+\s?More\s?-+ ?")  # a pager prompt saved without its erasure
 _EXEC_HEADER_TIME = re.compile(r"^Time source is [^,]*,\s*(?P<time>.+)$")
 _CLOCK_LINE = re.compile(r"^[*.]?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s+\S+\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}$")
 # Characters str.splitlines() (and so TextFSM) would take for line ends: made spaces.
@@ -110,11 +108,11 @@ class Capture:
 def clean_line(text: str) -> str:
     text = text.rstrip("\r\n")
     if "\x1b" in text:
-        text = _ANSI.sub("", text)
+        text = ESCAPE.sub("", text)
     if "\x08" in text or "\r" in text:
         text = _overwrite(text)
     if "More" in text:
-        text = _MORE.sub("", text)
+        text = PAGER_SAVED.sub("", text)
     return text.translate(_BLANK_ODD_BREAKS).rstrip()
 
 
@@ -184,7 +182,7 @@ def has_prompt(text: str) -> bool:
         line_start = text.rfind("\n", 0, found.start()) + 1
         line_end = text.find("\n", found.start())
         line_end = len(text) if line_end < 0 else line_end
-        if _PROMPT.match(text[line_start:min(line_end, line_start + MAX_LINE_CHARS)]):
+        if PROMPT_LINE.match(text[line_start:min(line_end, line_start + MAX_LINE_CHARS)]):
             return True
         position = line_end + 1
     return False
@@ -216,7 +214,7 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
             continue
         if capture.empty and line:
             capture.empty = False
-        prompt = _PROMPT.match(line) if ("#" in line or ">" in line) else None
+        prompt = PROMPT_LINE.match(line) if ("#" in line or ">" in line) else None
         if prompt:
             current.closed = True
             capture.sections.append(current)

@@ -61,7 +61,7 @@ class UnknownZoneError(BadValueError):
 
 # Bounds of every number read from an output: past them a value is junk, and turning it into
 # a float (a metric sample) or a date would overflow.
-MAX_TEXT = 200  # a value longer than this is no licensing value: refused before any regex sees it
+MAX_VALUE_CHARS = 200  # a value longer than this is no licensing value: refused before any regex sees it
 MAX_COUNT = 10**9
 MAX_OFFSET_MINUTES = 14 * 60  # UTC-12:00 .. UTC+14:00 are the zones in use
 MAX_SYSLOG_DEVICES = 20_000  # far above a real fleet; anyone who can send syslog could add hosts
@@ -125,7 +125,7 @@ def parse_timestamp(
 
 
 def _parse_timestamp(text: str, default_zone: str | None, extra: dict[str, int] | None) -> datetime:
-    if len(text) > MAX_TEXT:
+    if len(text) > MAX_VALUE_CHARS:
         raise BadValueError(f"not a timestamp: {len(text)} characters long")
     parts = text.split()
     if len(parts) == 5 and len(parts[2]) == 8 and not extra:  # Jun 22 16:15:41 2022 UTC: most of them
@@ -185,7 +185,7 @@ def parse_duration(text: str) -> timedelta:
     `0 (no reporting)` and a bare number are read as days, as the Smart Agent prints intervals.
     """
     stripped = text.strip()
-    if len(stripped) > MAX_TEXT:
+    if len(stripped) > MAX_VALUE_CHARS:
         raise BadValueError(f"not a duration: {len(stripped)} characters long")
     bare = re.match(r"(\d{1,12})(?:\s*\(.*\))?$", stripped)
     if bare:

@@ -1,0 +1,234 @@
+"""What the collection configuration file may say: pydantic models of its keys at every level,
+and the rules their values follow.
+
+Every model refuses unknown keys, and pydantic is told to hide its inputs: a problem never
+quotes a value back (it may be a password). Each rule raises a short message of its own
+("not a port number", "at least 1m"); problems.py puts the key path in front of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from lic_exporter.collect.platforms import PLATFORMS, Platform
+from lic_exporter.collect.targets import HOST_KEY_POLICIES, CollectSettings, HostKeyPolicy
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+# ---------------------------------------------------------------- value rules
+
+def _fail(kind: str, message: str) -> NoReturn:
+    raise PydanticCustomError(kind, message)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool | int | float):
+        _fail("text", "expected text (put it in quotes)")
+    if not isinstance(value, str):
+        _fail("text", "expected text")
+    if not value.strip():
+        _fail("text", "must not be empty")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        _fail("port", "not a port number")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        _fail("flag", "expected true or false")
+    return value
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        value = value.strip().lower() if isinstance(value, str) else value
+        if value not in options:
+            _fail("choice", f"expected {', '.join(options[:-1])} or {options[-1]}")
+        return value
+    return check
+
+
+def duration_seconds(value: Any) -> float | None:
+    """A duration in seconds: "90s", "15m", "6h", "1d", "1h30m" or a number of seconds; None if
+    it is none of these."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    if not _DURATION.fullmatch(text):
+        return None
+    return sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
+def human_duration(duration: float) -> str:
+    """A number of seconds the way the configuration writes it: 90s, 15m, 6h, 1d."""
+    for unit in ("d", "h", "m"):
+        if duration >= _UNITS[unit] and duration % _UNITS[unit] == 0:
+            return f"{int(duration // _UNITS[unit])}{unit}"
+    return f"{duration:g}s"
+
+
+def _duration(minimum: float = 0.0) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        duration = duration_seconds(value)
+        if duration is None:
+            _fail("duration", "not a duration (e.g. 90s, 15m, 6h, 1d or a number of seconds)")
+        elif duration <= 0:
+            _fail("duration", "must be longer than 0s")
+        elif duration < minimum:
+            _fail("duration", f"at least {human_duration(minimum)}")
+        return duration
+    return check
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _fail("count", "expected a whole number of at least 1")
+    return value
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        _fail("rate", "expected a number above 0")
+    return float(value)
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        _fail("fraction", "expected a fraction from 0 up to (not including) 1")
+    return float(value)
+
+
+def _column(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail("column", "expected a column number (0 is the first)")
+    return value
+
+
+def _delimiter(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        _fail("delimiter", "expected the character between fields, e.g. ':'")
+    return value
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        _fail("names", "expected a list of group names, e.g. [old-nxos]")
+    for name in value:
+        _text(name)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Port = Annotated[int, BeforeValidator(_port)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Timeout = Annotated[float, BeforeValidator(_duration())]
+Count = Annotated[int, BeforeValidator(_count)]
+Column = Annotated[int, BeforeValidator(_column)]
+PlatformName = Annotated[Platform, BeforeValidator(_choice(*PLATFORMS))]
+PolicyName = Annotated[HostKeyPolicy, BeforeValidator(_choice(*HOST_KEY_POLICIES))]
+
+
+# ---------------------------------------------------------------- the keys
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+
+
+class LayerKeys(_Strict):
+    """What `defaults` and each group may set."""
+
+    platform: PlatformName | None = None
+    port: Port | None = None
+    username: Text | None = None
+    password_file: Text | None = None
+    password_env: Text | None = None
+    password: Text | None = Field(default=None, repr=False)
+    key_file: Text | None = None
+    key_passphrase_file: Text | None = None
+    host_key_policy: PolicyName | None = None
+    known_hosts: Text | None = None
+    legacy_algorithms: Flag | None = None
+    connect_timeout: Timeout | None = None
+    command_timeout: Timeout | None = None
+    device_timeout: Timeout | None = None
+
+
+class HostKeys(LayerKeys):
+    """What an inventory host brings (its own keys)."""
+
+    host: Text | None = None
+
+
+class TargetKeys(HostKeys):
+    """What a target in `targets` may set."""
+
+    groups: Annotated[list[str], BeforeValidator(_names)] = []
+
+
+class CollectKeys(_Strict):
+    interval: Annotated[float, BeforeValidator(_duration(60))] = CollectSettings.interval
+    concurrency: Count = CollectSettings.concurrency
+    logins_per_second: Annotated[float, BeforeValidator(_rate)] = CollectSettings.logins_per_second
+    jitter: Annotated[float, BeforeValidator(_fraction)] = CollectSettings.jitter
+    auth_backoff: Timeout = CollectSettings.auth_backoff
+    auth_backoff_max: Timeout = CollectSettings.auth_backoff_max
+    suspend_after: Count = CollectSettings.suspend_after
+    suspend_window: Timeout = CollectSettings.suspend_window
+    suspend_for: Timeout = CollectSettings.suspend_for
+
+
+class NornirKeys(_Strict):
+    hosts: Text
+    groups: Text | None = None
+    defaults: Text | None = None
+
+
+class OxidizedMap(_Strict):
+    name: Column
+    model: Column | None = None
+    ip: Column | None = None
+    group: Column | None = None
+    username: Column | None = None
+    password: Column | None = None
+
+
+class OxidizedKeys(_Strict):
+    path: Text
+    delimiter: Annotated[str, BeforeValidator(_delimiter)] = ":"
+    map: OxidizedMap = OxidizedMap(name=0, model=1)   # Oxidized's own default
+
+
+class AnsibleKeys(_Strict):
+    path: Text
+
+
+class InventoryKeys(_Strict):
+    nornir: NornirKeys | None = None
+    oxidized: OxidizedKeys | None = None
+    ansible: AnsibleKeys | None = None
+
+
+class TopKeys(_Strict):
+    defaults: Any = None
+    groups: Any = None
+    targets: Any = None
+    collect: Any = None
+    inventories: Any = None

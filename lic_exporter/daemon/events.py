@@ -1,0 +1,59 @@
+"""Watchdog events -> what changed: which events mean a change, and which paths under a
+watched folder they mark for parsing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+
+# Events that mean a change; reading a file (ours included) raises "opened" and
+# "closed_no_write", which must not start another read. The filter also keeps the kernel
+# from queueing those events at all: a scan of 20,000 files would overflow inotify's queue.
+CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed"})
+CHANGE_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+                 DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
+
+
+def _dot_named(path: str | bytes) -> bool:
+    return os.path.basename(os.fsdecode(path)).startswith(".")
+
+
+class FolderEvents(FileSystemEventHandler):
+    """Hands each change below a watched folder on: `mark` a file that changed, `mark_tree` a
+    folder whose every file may have, `root_gone` a folder that was deleted or moved away
+    (which may be a watched folder itself)."""
+
+    def __init__(self, mark: Callable[[str], None], mark_tree: Callable[[str], None],
+                 root_gone: Callable[[str], None]):
+        self.mark = mark
+        self.mark_tree = mark_tree
+        self.root_gone = root_gone
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in CHANGES:  # our own reading opens and closes files too
+            return
+        if _dot_named(event.src_path) and not (event.dest_path and not _dot_named(event.dest_path)):
+            return  # a temporary file being written (a collector's transcript): only its rename counts
+        if event.is_directory:
+            if event.event_type in ("moved", "deleted"):
+                self.root_gone(os.fsdecode(event.src_path))
+                self.mark_tree(os.fsdecode(event.src_path))
+            if event.event_type in ("moved", "created"):  # a folder of outputs moved in at once
+                self.mark_tree(os.fsdecode(event.dest_path or event.src_path))
+            return
+        self.mark(os.fsdecode(event.src_path))
+        if event.event_type == "moved" and not _dot_named(event.dest_path):
+            self.mark(os.fsdecode(event.dest_path))

@@ -1,0 +1,54 @@
+"""The Prometheus text exposition format: the one family type every metric text is written with.
+
+Device series, findings, syslog counters, collection and the exporter's own families all go
+through TextFamily, on the daemon's /metrics page and in `parse --format prometheus` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+# prometheus_client's own float text (Go's: exponent form from 1e6 up, +Inf, NaN): the page
+# reads exactly as prometheus_client's generate_latest would write the same samples.
+from prometheus_client.utils import floatToGoString
+
+Kind = Literal["gauge", "counter"]
+
+
+class TextFamily:
+    """One metric family, formatted as its samples are added: each becomes its exposition line
+    at once, with no Sample objects, so 10,000 devices cost text, not memory. `name` is the
+    exposed name (a counter's ends in `_total`); label values are given in `labels`' order."""
+
+    __slots__ = ("documentation", "kind", "labels", "lines", "name")
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str] = (), kind: Kind = "gauge"):
+        self.name = str(name)  # a plain str: it is formatted into every sample's line
+        self.documentation = documentation
+        self.labels = tuple(labels)
+        self.kind = kind
+        self.lines: list[str] = []
+
+    def add_metric(self, values: Sequence[str], value: float) -> None:
+        pairs = ",".join(f'{key}="{_escape(text)}"' for key, text in zip(self.labels, values, strict=True))
+        self.lines.append(f"{self.name}{{{pairs}}} {floatToGoString(value)}\n" if pairs
+                          else f"{self.name} {floatToGoString(value)}\n")
+
+    def header(self) -> str:
+        doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"# HELP {self.name} {doc}\n# TYPE {self.name} {self.kind}\n"
+
+    def samples(self) -> str:
+        return "".join(self.lines)
+
+    def text(self) -> str:
+        """The whole family: its HELP and TYPE lines, then its samples (none is still a family)."""
+        return self.header() + self.samples()
+
+
+def _escape(text: str) -> str:
+    """A label value as the format quotes it: backslash, double quote and newline escaped."""
+    if "\\" in text or '"' in text or "\n" in text:
+        return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text

@@ -1,0 +1,198 @@
+"""Syslog lines -> licensing and call-home events, with TextFSM.
+
+Only the lines the byte pre-filter let through (syslog_chunks.scan) come here: they are
+decoded and handed, one batch per chunk, to TextFSM, which stays the parser of record for the
+lines that count.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from lic_exporter.model.vocabulary import Reason
+from lic_exporter.parsing.reasons import classify
+from lic_exporter.parsing.syslog_tally import Tally
+from lic_exporter.parsing.templates import FastFSM
+from lic_exporter.sources.names import device_name
+from lic_exporter.sources.privacy import scrub
+from lic_exporter.sources.values import MAX_SYSLOG_DEVICES, BadValueError, parse_timestamp
+
+log = logging.getLogger(__name__)
+MAX_LINE_BYTES = 8192  # longer lines are read up to here: every regex stays linear and cheap
+# TextFSM splits its input with str.splitlines(), which also breaks at these characters; a
+# survivor holding one would shift every row after it.
+_LINE_BREAKS = str.maketrans({c: " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+_WRAPPER = "LOG_SMART_LIC_"  # NX-OS: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED
+_PROCESS_SUFFIX = re.compile(r"\s+-\s+[\w.]+\[\d+\]$")  # SYSTEM_MSG bodies end in ' - proc[pid]'
+SEVERITY_NAMES = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
+# Messages that report a failed communication with Cisco. The follow-ons that report the same
+# incident again (AUTH_RENEW_FAILED, AGENT_REG_FAILED, ID_CERT_RENEW_FAILED) are not failures
+# here: they count only in the per-mnemonic total.
+FAILURE_MNEMONICS = frozenset({"COMM_FAILED", "SL_MESSAGE_FAILED"})
+
+# A line that looks like syslog in any layout this tool reads: used to recognise a log file.
+_SYSLOG_LINE = re.compile(
+    r"^(?:<\d{1,3}>|\d{4}\s+[A-Za-z]{3}\s+\d|[A-Za-z]{3}\s+\d{1,2}\s+\d{1,2}:\d\d:\d\d|[*.][A-Z][a-z]{2}\s"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d|[A-Z0-9]+(?:/[A-Z0-9]+)+:[A-Z][a-z]{2}\s|%[A-Z][A-Z0-9_]*-\d-)")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One licensing or call-home message."""
+
+    device: str
+    line: int
+    facility: str
+    severity: int
+    mnemonic: str  # the Smart Agent name, LOG_SMART_LIC_ removed
+    message: str
+    time: datetime | None  # from the line itself; None where it prints none
+    reason: Reason | None  # set for failed communications only
+    year_inferred: bool = False  # the line printed no year: it was taken from the reference time
+
+    @property
+    def severity_name(self) -> str:
+        return SEVERITY_NAMES[self.severity] if 0 <= self.severity < len(SEVERITY_NAMES) else str(self.severity)
+
+
+def looks_like_syslog(head: str, sample: int = 50) -> bool:
+    """Most of the first non-blank lines have a syslog header (or are bare messages). NUL
+    bytes (a crash, a full disk) and a byte-order mark do not hide a header."""
+    head = head.replace("\x00", "").removeprefix("\ufeff")
+    lines = [line for line in head.splitlines() if line.strip()][:sample]
+    return bool(lines) and sum(bool(_SYSLOG_LINE.match(line)) for line in lines) * 2 >= len(lines)
+
+
+class LineParser:
+    """Survivor lines -> events, with TextFSM. One instance per process (compiled once).
+
+    Devices are admitted up to `max_devices` (with `known_only`, only those named by the
+    device map or made known by show outputs): every distinct host in a line would otherwise
+    become a device, and anyone who can send syslog to the collector could add them."""
+
+    def __init__(self, fsm: FastFSM, zones: dict[str, int] | None = None,
+                 device_map: dict[str, str] | None = None, max_devices: int = MAX_SYSLOG_DEVICES,
+                 known_only: bool = False):
+        self.fsm = fsm
+        self.zones = zones
+        self.device_map = device_map or {}
+        self.max_devices = max_devices
+        self.known_only = known_only
+        self.admitted: set[str] = set()
+        self.known: set[str] = {device_name(name) for name in self.device_map.values()}
+        self._refusal_logged = False
+
+    def know(self, devices: Iterable[str]) -> None:
+        """Devices the show outputs name: admitted under `known_only` too."""
+        self.known.update(devices)
+
+    def _admit(self, device: str, tally: Tally) -> bool:
+        if device in self.admitted:
+            return True
+        if (not self.known_only or device in self.known) and len(self.admitted) < self.max_devices:
+            self.admitted.add(device)
+            return True
+        tally.device_limited += 1
+        if not self._refusal_logged:
+            self._refusal_logged = True
+            why = ("not a known device (--syslog.known-devices-only)" if self.known_only and device not in self.known
+                   else f"{self.max_devices} devices already (--syslog.max-devices)")
+            log.warning("syslog lines from %s and further new hosts are not counted: %s; counted in "
+                        "lic_exporter_syslog_skipped_lines_total{reason=\"device_limit\"}", device, why)
+        return False
+
+    def events(self, survivors: list[tuple[int, bytes]], fallback_device: str, reference: datetime,
+               tally: Tally) -> Iterator[Event]:
+        """Events of these lines, in order; `reference` dates year-less lines (the newest
+        time they can have: the file's modification time, or now for a followed file)."""
+        if not survivors:
+            return
+        texts = [self._decode(number, raw, tally) for number, raw in survivors]
+        rows = self.fsm.rows("\n".join(texts))
+        for (number, _), row in zip(survivors, rows, strict=True):
+            if not row["FACILITY"]:
+                tally.unparsed += 1
+                continue
+            device = self._device(row, fallback_device)
+            if self._admit(device, tally):  # before the message is read: a refused flood costs little
+                yield self._event(row, number, device, reference, tally)
+
+    @staticmethod
+    def _decode(number: int, raw: bytes, tally: Tally) -> str:
+        if len(raw) > MAX_LINE_BYTES:  # a message is short; a huge line is junk, and must stay cheap
+            raw = raw[:MAX_LINE_BYTES]
+        if b"\x00" in raw:  # counted by read_block; the rest of the line is still read
+            raw = raw.replace(b"\x00", b"")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            tally.undecodable_at(number)
+            text = raw.decode("utf-8", errors="replace")
+        text = text.rstrip("\r\n")
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor
+        return text.translate(_LINE_BREAKS) if not text.isascii() or "\r" in text or "\x0b" in text or "\x0c" in text \
+            or "\x1c" in text or "\x1d" in text or "\x1e" in text else text
+
+    def _device(self, row: dict[str, object], fallback_device: str) -> str:
+        """The sender: origin-id or host, else the collector's host field (mapped), else the file's."""
+        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "").replace("\ufffd", "")
+        if host:
+            host = self.device_map.get(host.lower(), host)
+        return (device_name(host) if host else "") or fallback_device
+
+    def _event(self, row: dict[str, object], number: int, device: str, reference: datetime,
+               tally: Tally) -> Event:
+        mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
+        message = str(row["MESSAGE"]).strip()
+        if message.endswith("]"):
+            message = _PROCESS_SUFFIX.sub("", message)
+        time = self._time(row, reference, tally)
+        return Event(
+            device=device,
+            line=number,
+            facility=str(row["FACILITY"]),
+            severity=int(str(row["SEVERITY"])),
+            mnemonic=mnemonic,
+            message=scrub(message),
+            time=time,
+            reason=classify(message) if mnemonic in FAILURE_MNEMONICS else None,
+            year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
+        )
+
+    def _time(self, row: dict[str, object], reference: datetime, tally: Tally) -> datetime | None:
+        """The device's own time; without a zone it is UTC (contract); without a year, the
+        latest year that does not put it in the future of `reference` (new-year rollover)."""
+        try:
+            if row["ISO_TIME"]:
+                return datetime.fromisoformat(str(row["ISO_TIME"]).replace("Z", "+00:00"))
+            if not row["DATE"]:
+                return None
+            zone = str(row["ZONE"] or "UTC")
+            if row["YEAR"]:
+                return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones)
+            return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones)
+        except BadValueError as exc:
+            if "time zone" in str(exc):
+                tally.unknown_zones.add(str(row["ZONE"]))
+            return None  # the message still counts, without a time
+        except ValueError:
+            return None
+
+
+def _without_year(day_time: str, zone: str, reference: datetime, zones: dict[str, int] | None) -> datetime | None:
+    """The latest of next, this and last year that is at most a day after `reference` (a
+    clock slightly ahead, or a zone east of UTC, puts Jan 1 lines before the collector's new
+    year)."""
+    for year in (reference.year + 1, reference.year, reference.year - 1):
+        try:
+            when = parse_timestamp(f"{day_time} {year} {zone}", None, zones)
+        except BadValueError:  # Feb 29 in a year without one
+            continue
+        if when <= reference + timedelta(days=1):
+            return when
+    return None
