@@ -4,7 +4,7 @@ Each case is built at its base size and at double that size, parsed in-process b
 Parser the daemon uses (best of 3), and the figures printed: seconds at 1x and 2x and their
 ratio. Linear time doubles at most about 2.5x; every case must stay under a second at 1x.
 
-    python bench/adversarial_bench.py [--repeat 3]
+    python -m bench.adversarial_bench [--repeat 3]
 
 Exit 1 when a case breaks either bound (so CI could run it; it is a benchmark, not a test).
 """

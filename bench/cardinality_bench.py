@@ -5,7 +5,7 @@ the collector can add hosts). Times, for N hosts:
             with those hosts in the follower's totals, best of 3.
 Assembly must stay under 1 s at 10,000 and 20,000 hosts and grow linearly.
 
-    python bench/cardinality_bench.py [--hosts 5000 10000 20000]
+    python -m bench.cardinality_bench [--hosts 5000 10000 20000]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ second, 1,000 devices take 500 s by design).
 Prints wall time, devices per second, CPU seconds per device on the client side and the
 client's peak RSS. Target: all collected, 0 failures, at most 60 s, at most 300 MB.
 
-    python bench/collect_bench.py [--switches 1000] [--concurrency 64] [--delay 0.05]
+    python -m bench.collect_bench [--switches 1000] [--concurrency 64] [--delay 0.05]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> int:
     if args.serve:
         serve(args.switches, args.delay)
         return 0
-    farm = subprocess.Popen([sys.executable, __file__, "--serve", "--switches", str(args.switches),
+    farm = subprocess.Popen([sys.executable, "-m", "bench.collect_bench", "--serve", "--switches", str(args.switches),
                              "--delay", str(args.delay)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         ports = json.loads(farm.stdout.readline())

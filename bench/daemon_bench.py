@@ -7,7 +7,7 @@ Generates one folder per device with `show license status` and `show license usa
     prometheus_client's plain generate_latest over the same series (target: at most half);
   * the daemon's resident memory, now and at its peak (target: at most 400 MB).
 
-    python bench/daemon_bench.py [--devices 10000]
+    python -m bench.daemon_bench [--devices 10000]
 """
 
 from __future__ import annotations
@@ -71,26 +71,11 @@ def memory_mb(pid: int) -> tuple[int, int]:
 
 def baseline(page: str) -> float:
     """prometheus_client's generate_latest over the same series as the page, in this process."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
     from prometheus_client.exposition import generate_latest
-    from prometheus_client.parser import text_string_to_metric_families
-    from prometheus_client.registry import CollectorRegistry
 
-    families: list[Metric] = []
-    for parsed in text_string_to_metric_families(page):
-        names = list(parsed.samples[0].labels) if parsed.samples else []
-        family = (CounterMetricFamily if parsed.type == "counter" else GaugeMetricFamily)(
-            parsed.name, parsed.documentation, labels=names)
-        for sample in parsed.samples:
-            family.add_metric([sample.labels[name] for name in names], sample.value)
-        families.append(family)
+    from tests.support.pages import prometheus_client_registry
 
-    class Snapshot:
-        def collect(self) -> list[Metric]:
-            return families
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot())
+    registry = prometheus_client_registry(page)
     times = []
     for _ in range(3):
         start = time.perf_counter()

@@ -3,7 +3,7 @@ of licensing lines (the worst case: every line is a record), as a child process.
 file size, records written, wall time and the child's peak RSS. The document is written as
 the records come, so the peak must not grow with the file (try --megabytes 240).
 
-    python bench/json_memory_bench.py [--megabytes 120]
+    python -m bench.json_memory_bench [--megabytes 120]
 """
 
 from __future__ import annotations

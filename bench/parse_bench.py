@@ -6,7 +6,7 @@ then times, each as a fresh process so Python start-up counts on both sides:
   ours      lic-exporter parse --format json DIR (output to /dev/null).
 Prints files per second for both and the ratio (target: ours within 2x of the baseline).
 
-    python bench/parse_bench.py [--files 20000] [--repeat 3]
+    python -m bench.parse_bench [--files 20000] [--repeat 3]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ ordinary switch messages. Prints both times, the ratio (target: within 10x of gr
 every failure was counted, and the peak memory of the parse (target: under 100 MB, whatever
 the file size: run with --lines 4000000 to see it stay flat).
 
-    python bench/syslog_bench.py [--lines 2000000]
+    python -m bench.syslog_bench [--lines 2000000]
 """
 
 from __future__ import annotations

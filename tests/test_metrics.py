@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import CollectorRegistry
 
 from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally
+from tests.support.pages import prometheus_client_registry
 from tests.support.paths import SHOW_FIXTURES as FIXTURES
 from tests.support.paths import SYSLOG_FIXTURES
 
@@ -171,22 +170,7 @@ def test_text_exposition_says_exactly_what_prometheus_client_says(corpus: Path) 
 
 def prometheus_client_text(text: str) -> str:
     """The samples of a page, written again by prometheus_client's generate_latest."""
-    families: list[Metric] = []
-    for parsed in text_string_to_metric_families(text):
-        names = list(parsed.samples[0].labels) if parsed.samples else []
-        family = (CounterMetricFamily if parsed.type == "counter" else GaugeMetricFamily)(
-            parsed.name, parsed.documentation, labels=names)
-        for sample in parsed.samples:
-            family.add_metric([sample.labels[name] for name in names], sample.value)
-        families.append(family)
-
-    class Snapshot:
-        def collect(self) -> list[Metric]:
-            return families
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot())
-    return generate_latest(registry).decode()
+    return generate_latest(prometheus_client_registry(text)).decode()
 
 
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

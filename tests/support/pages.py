@@ -7,7 +7,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 
 Series = tuple[str, tuple[tuple[str, str], ...]]  # sample name, its labels sorted
 
@@ -63,3 +65,24 @@ def differences(expected: Page, actual: Page) -> list[str]:
             lines.append(f"~ {show(series)} {expected.samples[series]!r} -> {actual.samples[series]!r}")
     lines += [f"! {show(series)} given more than once" for series in actual.repeated]
     return lines
+
+
+def prometheus_client_registry(text: str) -> CollectorRegistry:
+    """The samples of a page as prometheus_client's own families, in a registry of their own: what
+    its generate_latest writes for the same series (the reference the exposition is held to)."""
+    families: list[Metric] = []
+    for parsed in text_string_to_metric_families(text):
+        names = list(parsed.samples[0].labels) if parsed.samples else []
+        family = (CounterMetricFamily if parsed.type == "counter" else GaugeMetricFamily)(
+            parsed.name, parsed.documentation, labels=names)
+        for sample in parsed.samples:
+            family.add_metric([sample.labels[name] for name in names], sample.value)
+        families.append(family)
+
+    class Snapshot:
+        def collect(self) -> list[Metric]:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot())
+    return registry
