@@ -11,9 +11,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import PROJECT
+from tests.support.prometheus import binary
 
 SCHEMA = PROJECT / "dashboards" / "schema"
 BOARDS = sorted((PROJECT / "dashboards" / "grafana").glob("*.json"))
@@ -28,12 +27,7 @@ FLEET = PROJECT / "dashboards" / "grafana" / "fleet-overview.json"
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("LIC_EXPORTER_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(f"{name} not installed and LIC_EXPORTER_REQUIRE_PROMETHEUS=1 (CI): install Node.js")
-        pytest.skip(f"{name} not installed (the Grafana schema check needs Node.js and npm)")
-    return found
+    return binary(name, "the Grafana schema check needs Node.js and npm")
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ LIC_EXPORTER_REQUIRE_PROMETHEUS=1 (CI), which requires every real component."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lic_exporter.cli.main import build_parser
+from tests.support.prometheus import binary
 
 SYSTEMD = Path(__file__).resolve().parent.parent / "examples" / "systemd"
 UNIT = SYSTEMD / "lic-exporter.service"
@@ -93,11 +92,7 @@ def test_a_broken_option_in_the_environment_file_would_be_caught(capsys):
 
 
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        if os.environ.get("LIC_EXPORTER_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("systemd-analyze not installed and every component is required (CI): apt-get install systemd")
-        pytest.skip("systemd-analyze not installed (apt-get install systemd)")
+    analyze = binary("systemd-analyze", "apt-get install systemd")
     # verify checks that the program exists: point it at this environment's installed command, and
     # at the shipped environment file; everything else is verified as shipped.
     installed = Path(sys.executable).parent / "lic-exporter"
@@ -112,9 +107,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
 
 
 def test_systemd_analyze_verify_would_refuse_a_broken_unit(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze not installed")
+    analyze = binary("systemd-analyze", "apt-get install systemd")
     unit = tmp_path / "lic-exporter.service"
     unit.write_text(UNIT.read_text().replace("/opt/lic_exporter/bin/lic-exporter", str(tmp_path / "missing")))
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)

@@ -20,12 +20,14 @@ import pytest
 from tests.support.daemon import Daemon, free_port
 
 
-def binary(name: str) -> str:
+def binary(name: str, install: str = "apt-get install prometheus") -> str:
+    """The path of a real component the test needs. Missing: the test skips, except under
+    LIC_EXPORTER_REQUIRE_PROMETHEUS=1 (CI), where every component is required and it fails."""
     found = shutil.which(name)
     if found is None:
         if os.environ.get("LIC_EXPORTER_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(f"{name} not installed and LIC_EXPORTER_REQUIRE_PROMETHEUS=1")
-        pytest.skip(f"{name} not installed (apt-get install prometheus)")
+            pytest.fail(f"{name} not installed and LIC_EXPORTER_REQUIRE_PROMETHEUS=1 (CI): {install}")
+        pytest.skip(f"{name} not installed ({install})")
     return found
 
 
