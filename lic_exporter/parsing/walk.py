@@ -32,7 +32,8 @@ def parse_paths(parser: Parser, paths: Iterable[Path], jobs: int = 1, as_json: b
     then files over WHOLE_FILE_BYTES are parsed here, after the others, so that their
     records stream instead of piling up in a worker."""
     files = list(walk(paths))
-    events = as_json if syslog_events is None else syslog_events  # the daemon wants JSON, not events
+    # JSON output lists each syslog message; the other formats need only the tally.
+    events = as_json if syslog_events is None else syslog_events
     if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
         big = [item for item in files if stream is not None and _size(item[0]) > WHOLE_FILE_BYTES]
         small = [item for item in files if item not in big] if big else files
