@@ -1,7 +1,11 @@
-"""`lic-exporter`: the command line. Thin: arguments in, the other modules do the work.
+"""`lic-exporter`: the command line (arguments in; the stages do the work).
 
 Exit codes (contract): 0 everything parsed; 1 some input could not be parsed (the rest is
 still printed, each problem on stderr as PATH:LINE: message); 2 usage error.
+
+Flag style (docs/cli.md): daemon settings are dotted, grouped by what they set (`--web.*`,
+`--log.*`, `--config.*`, `--collect.*`, `--syslog.*`, `--metrics.*`), as the Prometheus
+exporters name theirs; inputs and one-shot options are plain words (`--watch`, `--format`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lic_exporter import __version__
 from lic_exporter.cli.options import (
     EXIT_OK,
     EXIT_PARSE_ERRORS,
@@ -26,6 +29,7 @@ from lic_exporter.cli.options import (
     shard_option,
     zone_option,
 )
+from lic_exporter.model.release import version_line
 from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
 
 if TYPE_CHECKING:  # imported where used: `--help` and usage errors stay fast
@@ -34,77 +38,143 @@ if TYPE_CHECKING:  # imported where used: `--help` and usage errors stay fast
     from lic_exporter.parsing.results import ParseIssue
     from lic_exporter.parsing.syslog_tally import Tally
 
+DESCRIPTION = ("Cisco Smart Licensing state of Nexus (NX-OS) switches, from saved show outputs, syslog and "
+               "SSH collection, as tables, JSON, findings and Prometheus metrics.")
+EPILOG = ("'lic-exporter COMMAND --help' lists a command's options. Start with "
+          "'lic-exporter parse examples/fleet' in a checkout; the documentation is in docs/.")
+DEFAULT_LISTEN = ":10311"  # above the exhausted 9100-9999 range of Prometheus' port allocations
+CPUS = os.cpu_count() or 1
+LOG_LEVELS = ("debug", "info", "warn", "error")
+LOG_FORMATS = ("logfmt", "json")
+
+
+class _Help(argparse.HelpFormatter):
+    """Help with each option's default shown, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, [], False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lic-exporter", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"lic-exporter {__version__}")
+    parser = argparse.ArgumentParser(prog="lic-exporter", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=_Help)
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the version, the source revision it was built from and the Python version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    parse = commands.add_parser("parse", help="parse saved show outputs and print the result")
+    parse = commands.add_parser("parse", formatter_class=_Help, help="parse saved show outputs and syslog files "
+                                "once and print what they say",
+                                description="Parse saved show outputs and syslog files once and print the result.")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
-    parse.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
+    parse.add_argument("--format", choices=("table", "json", "prometheus"), default="table",
+                       help="table for people, json for scripts, prometheus for node_exporter's textfile collector")
     _common(parse)
-    diagnose = commands.add_parser("diagnose", help="findings with remedies, from the same inputs as parse")
+    diagnose = commands.add_parser("diagnose", formatter_class=_Help,
+                                   help="findings with remedies, from the same inputs as parse",
+                                   description="What is wrong, why, and what to do, from the same inputs as parse. "
+                                               "Exit 1 when a warning or critical finding (or unreadable input) "
+                                               "is found.")
     diagnose.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
-    diagnose.add_argument("--format", choices=("text", "json"), default="text")
+    diagnose.add_argument("--format", choices=("text", "json"), default="text",
+                          help="text for people, json for scripts")
     _common(diagnose)
-    _serve_arguments(commands.add_parser("serve", help="the exporter daemon: watch folders and syslog files, "
-                                                       "serve /metrics"))
-    collect = commands.add_parser("collect", help="log in to the switches over SSH once and save their transcripts")
-    collect.add_argument("--config.file", dest="config_file", type=Path, required=True, metavar="FILE",
-                         help="targets and credentials (YAML; README, 'Collecting from the switches')")
-    collect.add_argument("--out", type=Path, required=True, metavar="DIR", help="where DIR/<device>.log is written")
-    collect.add_argument("--limit", metavar="GLOB", help="only targets whose name matches, e.g. 'nx-dc1-*'")
-    collect.add_argument("--jobs", type=positive, metavar="N", help="sessions at once (default: collect.concurrency)")
-    collect.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
-                         help="only the targets whose name hashes to shard K of N")
+    _serve_arguments(commands.add_parser(
+        "serve", formatter_class=_Help, help="the exporter daemon: watch folders and syslog files, serve /metrics",
+        description="The exporter daemon: watch folders of saved outputs and follow syslog files (and, with "
+                    "--config.file, collect over SSH), and serve /metrics. SIGHUP (or POST /-/reload with "
+                    "--web.enable-lifecycle) re-reads the configuration and rescans."))
+    _collect_arguments(commands.add_parser(
+        "collect", formatter_class=_Help, help="log in to the switches over SSH once and save their transcripts",
+        description="Log in to each configured switch over SSH once, run its licensing show commands and save "
+                    "the session as DIR/<device>.log. Exit 0 all collected, 1 some failed, 2 a configuration "
+                    "error."))
     return parser
 
 
-DEFAULT_LISTEN = ":10311"  # above the exhausted 9100-9999 range of Prometheus' port allocations
+def _log_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS,
+                         help="least severe log lines written to stderr")
+    command.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS,
+                         help="one logfmt or JSON object per line, with ts (RFC 3339, UTC), level and msg")
+
+
+def _collect_arguments(collect: argparse.ArgumentParser) -> None:
+    collect.add_argument("--config.file", dest="config_file", type=Path, required=True, metavar="FILE",
+                         help="targets and credentials (YAML; docs/collecting.md)")
+    collect.add_argument("--config.check", dest="config_check", action="store_true",
+                         help="validate --config.file (and the inventories and secret files it names), print "
+                              "each problem as FILE: key.path: message, exit 0 or 2; connects to nothing")
+    collect.add_argument("--out", type=Path, metavar="DIR", help="where DIR/<device>.log is written (required "
+                                                                 "unless --config.check)")
+    collect.add_argument("--limit", metavar="GLOB", help="only targets whose name matches, e.g. 'nx-dc1-*'")
+    collect.add_argument("--collect.concurrency", dest="concurrency", type=positive, metavar="N",
+                         help="SSH sessions at once (default: the configuration's collect.concurrency)")
+    collect.add_argument("--jobs", dest="concurrency", type=positive, help=argparse.SUPPRESS)  # its old name
+    collect.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
+                         help="only the targets whose name hashes to shard K of N")
+    _log_arguments(collect)
 
 
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--watch", type=Path, action="append", default=[], metavar="DIR",
-                       help="folder of saved show outputs, watched recursively (repeatable)")
-    serve.add_argument("--syslog", action="append", default=[], metavar="PATH",
-                       help="syslog file or glob pattern to follow (repeatable)")
-    serve.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
-                       help=f"where to serve /metrics (default {DEFAULT_LISTEN}: every interface)")
-    serve.add_argument("--web.config.file", dest="web_config", type=Path, metavar="FILE",
-                       help="exporter-toolkit web configuration: TLS, client certificates, basic auth")
-    serve.add_argument("--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error"))
-    serve.add_argument("--device-map", type=Path, metavar="FILE",
-                       help="names for syslog senders known only by address: lines of ADDRESS NAME")
-    serve.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
-                       help="a time zone abbreviation the switches print, e.g. CET=+01:00")
-    serve.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
-                       help="worker processes for the initial scan (default: one per CPU)")
-    serve.add_argument("--syslog.max-devices", dest="syslog_max_devices", type=positive, default=MAX_SYSLOG_DEVICES,
-                       metavar="N", help=f"count syslog lines of at most N devices (default {MAX_SYSLOG_DEVICES}); "
-                                         "lines of further hosts are skipped and counted")
-    serve.add_argument("--config.file", dest="config_file", type=Path, metavar="FILE",
-                       help="collect from the switches over SSH on the configured schedule (needs --collect.dir)")
-    serve.add_argument("--collect.dir", dest="collect_dir", type=Path, metavar="DIR",
-                       help="where collected transcripts go; watched like --watch")
-    serve.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
-                       help="collect only the targets whose name hashes to shard K of N")
-    serve.add_argument("--syslog.known-devices-only", dest="syslog_known_only", action="store_true",
-                       help="count syslog lines only of devices the --device-map names or the show outputs know")
-    serve.add_argument("--now", type=instant, metavar="ISO8601",
-                       help="pretend the time is this (tests and demos): day counts and findings are computed for it")
+    inputs = serve.add_argument_group("inputs")
+    inputs.add_argument("--watch", type=Path, action="append", default=[], metavar="DIR",
+                        help="folder of saved show outputs, watched recursively (repeatable)")
+    inputs.add_argument("--syslog", action="append", default=[], metavar="PATH",
+                        help="syslog file or glob pattern to follow, quoted (repeatable)")
+    inputs.add_argument("--config.file", dest="config_file", type=Path, metavar="FILE",
+                        help="collect from the switches over SSH on the configured schedule (needs --collect.dir)")
+    inputs.add_argument("--collect.dir", dest="collect_dir", type=Path, metavar="DIR",
+                        help="where collected transcripts go; watched like --watch")
+    inputs.add_argument("--collect.shard", dest="shard", type=shard_option, metavar="K/N",
+                        help="collect only the targets whose name hashes to shard K of N")
+    inputs.add_argument("--config.check", dest="config_check", action="store_true",
+                        help="validate every configuration given (--web.config.file, --config.file and the "
+                             "inventories and secret files it names, --device-map), print each problem as "
+                             "FILE: key.path: message, exit 0 or 2; serves and connects to nothing")
+    web = serve.add_argument_group("web")
+    web.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                     help="where to serve /metrics and the status page (':PORT' is every interface)")
+    web.add_argument("--web.config.file", dest="web_config", type=Path, metavar="FILE",
+                     help="exporter-toolkit web configuration: TLS, client certificates, basic auth (docs/security.md)")
+    web.add_argument("--web.enable-lifecycle", dest="lifecycle", action="store_true",
+                     help="let POST /-/reload do what SIGHUP does (behind the same TLS and authentication); "
+                          "without it that path answers 403")
+    metrics = serve.add_argument_group("metrics and parsing")
+    metrics.add_argument("--metrics.deadline-days", dest="deadline_days", action="store_true",
+                         help="also export cisco_smartlic_deadline_days (days left, computed at each page); rules "
+                              "and dashboards compute days from the timestamps and do not need it")
+    metrics.add_argument("--device-map", type=Path, metavar="FILE",
+                         help="names for syslog senders known only by address: lines of ADDRESS NAME")
+    metrics.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
+                         help="a time zone abbreviation the switches print, e.g. CET=+01:00 (repeatable)")
+    metrics.add_argument("--jobs", type=positive, default=CPUS, metavar="N",
+                         help="worker processes for the initial scan")
+    metrics.add_argument("--syslog.max-devices", dest="syslog_max_devices", type=positive,
+                         default=MAX_SYSLOG_DEVICES, metavar="N",
+                         help="count syslog lines of at most N devices; lines of further hosts are skipped and "
+                              "counted")
+    metrics.add_argument("--syslog.known-devices-only", dest="syslog_known_only", action="store_true",
+                         help="count syslog lines only of devices the --device-map names or the show outputs know")
+    metrics.add_argument("--now", type=instant, metavar="ISO8601",
+                         help="pretend the time is this (tests and demos): day counts and findings are computed "
+                              "for it")
+    _log_arguments(serve.add_argument_group("logging"))  # type: ignore[arg-type]  # a group adds arguments alike
 
 
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
-                         help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00")
+                         help="a time zone abbreviation the switch prints (clock timezone), e.g. CET=+01:00 "
+                              "(repeatable)")
     command.add_argument("--device-map", type=Path, metavar="FILE",
                          help="names for syslog senders known only by address: lines of ADDRESS NAME")
     command.add_argument("--now", type=instant, metavar="ISO8601",
                          help="judge deadlines as of this time instead of the current time")
-    command.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
-                         help="worker processes for large inputs (default: one per CPU; 1: none)")
+    command.add_argument("--jobs", type=positive, default=CPUS, metavar="N",
+                         help="worker processes for large inputs (1: none)")
     command.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                         help="colour the output (auto: when writing to a terminal)")
+                         help="colour the output (auto: when writing to a terminal and NO_COLOR is unset)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,14 +192,22 @@ def _run(args: argparse.Namespace) -> int:
         return _parse(args)
     if args.command == "diagnose":
         return _diagnose(args)
+    if args.command in ("serve", "collect") and args.config_check:
+        from lic_exporter.cli.check import check_configuration
+
+        return check_configuration(args)
     if args.command == "serve":
         from lic_exporter.cli.serve import serve  # the daemon's imports (watchdog, http) only when serving
 
         return serve(args)
     if args.command == "collect":
+        from lic_exporter.cli.logs import configure_logging
         from lic_exporter.collect.command import collect_command  # asyncssh only when collecting
 
-        return collect_command(args.config_file, args.out, args.limit, args.jobs, args.shard)
+        if args.out is None:
+            raise UsageError("--out DIR is required (unless --config.check)")
+        configure_logging(args.log_level, args.log_format)
+        return collect_command(args.config_file, args.out, args.limit, args.concurrency, args.shard)
     return EXIT_USAGE
 
 

@@ -19,50 +19,48 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lic_exporter.cli.options import EXIT_OK, EXIT_RUNTIME, UsageError, read_device_map
+from lic_exporter.cli.check import serve_settings
+from lic_exporter.cli.logs import configure_logging
+from lic_exporter.cli.options import EXIT_OK, EXIT_RUNTIME, UsageError
+from lic_exporter.daemon.about import About
 from lic_exporter.daemon.follower import SyslogFollower
-from lic_exporter.daemon.http import MetricsServer, parse_address
+from lic_exporter.daemon.http import MetricsServer
 from lic_exporter.daemon.pending import PendingChanges
 from lic_exporter.daemon.state import ExporterState, utc_now
 from lic_exporter.daemon.watcher import FolderWatcher
-from lic_exporter.daemon.webconfig import WebConfig, WebConfigError, load
+from lic_exporter.daemon.webconfig import WebConfig
 from lic_exporter.parsing.files import Parser
 
 if TYPE_CHECKING:  # imported where used: asyncssh only when collecting
     from lic_exporter.collect import CollectLoop
+    from lic_exporter.collect.targets import CollectConfig
 
 log = logging.getLogger("lic_exporter")
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run the daemon; UsageError for options that cannot be used."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format='ts=%(asctime)s level=%(levelname)s logger=%(name)s msg="%(message)s"')
-    logging.getLogger("lic_exporter").setLevel(_LEVELS[args.log_level])  # not watchdog's own debug flood
-    _check(args)
-    try:
-        web = load(args.web_config) if args.web_config else WebConfig()
-        device_map = read_device_map(args.device_map) if args.device_map else None
-        address = parse_address(args.listen)
-    except (WebConfigError, OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    parser = Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs,
+    configure_logging(args.log_level, args.log_format)
+    settings = serve_settings(args)
+    parser = Parser(zones=dict(args.tz) or None, device_map=settings.device_map, jobs=args.jobs,
                     syslog_max_devices=args.syslog_max_devices, syslog_known_only=args.syslog_known_only)
     pending = PendingChanges()
-    collection = _collection(args, on_result=lambda result: pending.refresh())
+    collection = _collection(settings.collect, args, on_result=lambda result: pending.refresh())
     follower = SyslogFollower(args.syslog, parser.syslog_lines, on_change=pending.refresh) if args.syslog else None
+    folders = args.watch + ([args.collect_dir] if collection is not None else [])
+    about = About(watched=tuple(str(folder) for folder in folders), syslog_patterns=tuple(args.syslog),
+                  lifecycle=args.lifecycle)
     state = ExporterState(know_devices=parser.syslog_lines.know, clock=_clock(args.now),
                           syslog_totals=follower.snapshot if follower is not None else None,
-                          collect_status=collection.statuses if collection is not None else None)
-    watcher = FolderWatcher(args.watch + ([args.collect_dir] if collection is not None else []), parser, state,
-                            follower=follower, pending=pending)
+                          collect_status=collection.statuses if collection is not None else None,
+                          about=about, deadline_days=args.deadline_days)
+    watcher = FolderWatcher(folders, parser, state, follower=follower, pending=pending)
     try:
-        server = MetricsServer(address, watcher, web)
+        server = MetricsServer(settings.address, watcher, settings.web)
     except OSError as exc:
         print(f"lic-exporter serve: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    return _run(server, watcher, args.listen, web, collection, args)
+    return _run(server, watcher, args.listen, settings.web, collection, args)
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
@@ -73,35 +71,21 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
     return lambda: pretended
 
 
-def _collection(args: argparse.Namespace, on_result: Callable[[object], None]) -> CollectLoop | None:
+def _collection(config: CollectConfig | None, args: argparse.Namespace,
+                on_result: Callable[[object], None]) -> CollectLoop | None:
     """The collection loop for --config.file (not started yet; `on_result` is told each
-    collection's result), None without it; UsageError for a configuration that cannot be used
-    (every problem listed)."""
-    if args.config_file is None:
+    collection's result), None without it."""
+    if config is None:
         return None
-    from lic_exporter.collect import CollectLoop, ConfigError
-    from lic_exporter.collect.command import configured
+    from lic_exporter.collect import CollectLoop
 
     try:
-        config = configured(args.config_file, args.collect_dir, shard=args.shard)
         args.collect_dir.mkdir(parents=True, exist_ok=True)
-    except ConfigError as exc:
-        raise UsageError(*(f"{args.config_file}: {problem}" for problem in exc.problems)) from None
     except OSError as exc:
         raise UsageError(f"--collect.dir {args.collect_dir}: {exc.strerror}") from None
     for warning in config.warnings:
         log.warning("%s: %s", args.config_file, warning)
     return CollectLoop(config, args.collect_dir, on_result=on_result)
-
-
-def _check(args: argparse.Namespace) -> None:
-    if not args.watch and not args.syslog and not args.config_file:
-        raise UsageError("nothing to do: give --watch DIR, --syslog PATH and/or --config.file FILE --collect.dir DIR")
-    if (args.config_file is None) != (args.collect_dir is None):
-        raise UsageError("--config.file and --collect.dir go together")
-    for folder in args.watch:
-        if not folder.is_dir():
-            raise UsageError(f"--watch {folder}: no such folder")
 
 
 def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebConfig,

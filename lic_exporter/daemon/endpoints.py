@@ -35,6 +35,9 @@ class RenderedPage(Protocol):
     @property
     def gzipped(self) -> bytes: ...
 
+    @property
+    def html(self) -> bytes: ...
+
 
 class PageSource(Protocol):
     """What the server serves: the current page, and whether there is one worth serving yet."""
@@ -122,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._metrics()
         elif path == "/":
-            self._send(200, _LANDING.format(version=__version__).encode(), "text/html; charset=utf-8")
+            html = self.site.source.page().html or _LANDING.format(version=__version__).encode()
+            self._send(200, html, "text/html; charset=utf-8")
         elif path == "/-/healthy":
             self._send(200, b"Healthy\n")
         elif path == "/-/ready":

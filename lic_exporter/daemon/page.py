@@ -25,15 +25,16 @@ class Page:
     text: bytes
     gzipped: bytes
     rendered_at: float  # time.monotonic()
+    html: bytes = b""  # the status page at /, rendered with it (empty: the plain landing page)
 
 
 EMPTY_PAGE = Page(b"", b"", 0.0)
 
 
 def assemble(devices: list[DeviceText], facts: Iterable[Facts], stats: ExporterStats, tally: Tally,
-             now: datetime, collect: Iterable[CollectStatus] | None) -> Page:
+             now: datetime, collect: Iterable[CollectStatus] | None, deadline_days: bool = True) -> Page:
     """The page for these devices (in page order), syslog totals and collection statuses, with
     the day counts and the diagnose findings computed for `now`."""
     findings = diagnose(with_syslog(facts, tally), now)
-    text = exposition(devices, tally, stats, now, findings, collect)
+    text = exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days)
     return Page(text, gzip.compress(text, compresslevel=6), time.monotonic())

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
+from lic_exporter.daemon.about import About
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, device_text
 from lic_exporter.model.records import Record
@@ -53,7 +54,9 @@ class ExporterState:
 
     def __init__(self, know_devices: Callable[[Iterable[str]], None] | None = None,
                  clock: Callable[[], datetime] = utc_now, syslog_totals: Callable[[], Tally] | None = None,
-                 collect_status: Callable[[], Iterable[CollectStatus]] | None = None):
+                 collect_status: Callable[[], Iterable[CollectStatus]] | None = None,
+                 about: About | None = None, deadline_days: bool = True,
+                 config_reload: Callable[[], tuple[bool, float]] | None = None):
         self.files: dict[str, FileState] = {}
         self.device_files: dict[str, set[str]] = {}
         self.devices: dict[str, DeviceText] = {}
@@ -63,6 +66,9 @@ class ExporterState:
         self._clock = clock
         self._syslog_totals = syslog_totals
         self._collect_status = collect_status
+        self.about = about if about is not None else About()
+        self._deadline_days = deadline_days
+        self._config_reload = config_reload
         # Guards the five fields above: the initial scan, the settle loop and a SIGHUP's rescan
         # change them from different threads, and render() reads them from yet another.
         # Reentrant, so that a method holding it may call another that takes it.
@@ -188,6 +194,7 @@ class ExporterState:
         stats = ExporterStats(files_ok=files - errors, files_error=errors, parse_errors=parse_errors,
                               syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
                               syslog_undecodable=tally.undecodable, syslog_nul=tally.nul,
-                              syslog_device_limited=tally.device_limited)
+                              syslog_device_limited=tally.device_limited,
+                              config_reload=self._config_reload() if self._config_reload is not None else None)
         collect = self._collect_status() if self._collect_status is not None else None
-        self._page = assemble(devices, facts, stats, tally, self._clock(), collect)
+        self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days)

@@ -47,6 +47,9 @@ class ExporterStats:
     syslog_undecodable: int = 0
     syslog_nul: int = 0
     syslog_device_limited: int = 0
+    # (whether the last load of --config.file succeeded, when it last did, Unix time); None
+    # without --config.file
+    config_reload: tuple[bool, float] | None = None
 
 
 class CollectStatus(Protocol):
@@ -128,7 +131,8 @@ def devices_text(records: Iterable[Record]) -> list[DeviceText]:
 
 
 def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
-               findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None) -> bytes:
+               findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None,
+               deadline_days: bool = True) -> bytes:
     """The whole /metrics page: device families (day counts computed for `now`), the active
     diagnose findings, then the syslog counters, the collection's families (when the daemon
     collects) and the exporter's own metrics."""
