@@ -8,7 +8,9 @@ every generated file; on its own:
 Every alert gets `runbook_url` (RUNBOOK_BASE + "#" + the alert's heading in docs/alerts.md) and, where a dashboard
 helps, `dashboard_url` (DASHBOARD_BASE + "/d/<uid>"); both bases are options. Metric names,
 severities and the deadline alerts' day thresholds come from lic_exporter.model.vocabulary, which
-the command line's table and `lic-exporter diagnose` read too.
+the command line's table and `lic-exporter diagnose` read too. Days left are computed from the
+deadline timestamps at evaluation time (days_left below, which the dashboards use too), so the
+rules hold for textfile output and need no `cisco_smartlic_deadline_days`.
 """
 
 from __future__ import annotations
@@ -64,13 +66,20 @@ class Alert:
         return self.group == "health" and self.name != "LicDeviceMissing"
 
 
+def days_left(timestamps: str = MetricName.DEADLINE_TIMESTAMP) -> str:
+    """Days from the evaluation time to each deadline (negative once passed), computed from
+    `timestamps` (the deadline timestamp series, a selector of it, or a parenthesised expression
+    of it): `(cisco_smartlic_deadline_timestamp_seconds - time()) / 86400`."""
+    return f"({timestamps} - time()) / 86400"
+
+
 def _deadline(name: str, deadline: Deadline, severity: Severity, summary: str, description: str,
               anchor: str) -> Alert:
     """An alert on the days left to a deadline, below the vocabulary's threshold for its severity."""
     thresholds = DEADLINE_DAYS[deadline]
     below = thresholds.critical if severity is Severity.CRITICAL else thresholds.warning
-    return Alert(name, "deadlines", f'{MetricName.DEADLINE_DAYS}{{deadline="{deadline}"}}', f"< {below}",
-                 ("lt", below), severity, summary, description, anchor,
+    query = days_left(f'{MetricName.DEADLINE_TIMESTAMP}{{deadline="{deadline}"}}')
+    return Alert(name, "deadlines", query, f"< {below}", ("lt", below), severity, summary, description, anchor,
                  "1h" if severity is Severity.WARNING else None, "device")
 
 
@@ -195,13 +204,18 @@ ALERTS = [
 NO_GRAFANA_TWIN: dict[str, str] = {}
 assert NO_GRAFANA_TWIN.keys() == {a.name for a in ALERTS if not a.twin}
 
+# The names keep "deadline_days" (what they hold), though the exporter need not export that family.
 _EARLIEST = f"device:{MetricName.DEADLINE_DAYS}:min"
+_TS = MetricName.DEADLINE_TIMESTAMP
+# Each device's deadline series whose timestamp is its earliest, in parentheses (`==` binds less
+# than `-`). Equal timestamps, not equal days: no equality of computed floats. The dashboards use
+# it when the recording rules are not loaded.
+NEAREST_DEADLINE = f"(\n  {_TS}\n  == on (device) group_left\n  min by (device) ({_TS})\n)"
 RECORDING = [
     ("The earliest deadline of each device, in days (negative once passed).",
-     {"record": _EARLIEST, "expr": f"min by (device) ({MetricName.DEADLINE_DAYS})"}),
+     {"record": _EARLIEST, "expr": f"min by (device) ({days_left()})"}),
     ("... and which deadline it is, as a label, for tables.",
-     {"record": f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest",
-      "expr": f"{MetricName.DEADLINE_DAYS} == on (device) group_left {_EARLIEST}"}),
+     {"record": f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest", "expr": days_left(NEAREST_DEADLINE)}),
 ]
 GROUPS = {"deadlines": "5m", "states": "5m", "health": "1m"}  # Grafana's evaluation interval per group
 

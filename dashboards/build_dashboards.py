@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from build_alerting import NEAREST_DEADLINE, days_left  # beside this file: one formula for the days left
+
 from lic_exporter.model.vocabulary import DEADLINE_DAYS, MetricName
 
 HERE = Path(__file__).resolve().parent
@@ -211,8 +213,7 @@ def state_bars(metric: str, title: str, grid: tuple[int, int, int, int], descrip
 def fleet() -> dict:
     per_device = [DEVICE_LINK]
     # The recorded series, else the same computed here: the key panel works without the rules.
-    nearest_raw = (f"{MetricName.DEADLINE_DAYS} == on (device) group_left "
-                   f"min by (device) ({MetricName.DEADLINE_DAYS})")
+    nearest_raw = days_left(" ".join(NEAREST_DEADLINE.split()).replace("( ", "(").replace(" )", ")"))
     panels = [
         panel("bargauge", "Devices per licensing mode",
               [target(f"count by (mode) ({MetricName.INFO})", "{{mode}}", instant=True)], (0, 0, 6, 7),
@@ -237,7 +238,7 @@ def fleet() -> dict:
               transformations=[excluded("Time", "__name__", "instance", "job", rename={"Value": "days left"})],
               overrides=cell_colours("days left")),
         panel("table", "Every deadline per device (days left)",
-              [target(MetricName.DEADLINE_DAYS, instant=True, table=True)],
+              [target(days_left(), instant=True, table=True)],
               (10, 7, 14, 10), "All four deadlines side by side: the classic ones (registration_expiry, "
               "communication_deadline, evaluation_expiry) and Smart Licensing Using Policy's report_ack. Empty where "
               f"a device's output does not state it. Red under {RED_DAYS} days, orange under {ORANGE_DAYS}. Click a "
@@ -347,7 +348,7 @@ def detail() -> dict:
               "unregistered, orange failed, red expired (re-register with a new ID token).", mappings=REG_MAP,
               color={"mode": "fixed", "fixedColor": "text"}),
         panel("table", "Deadlines (days left)",
-              [target(f"{MetricName.DEADLINE_DAYS}{{{dev}}}", instant=True, table=True)],
+              [target(days_left(f"{MetricName.DEADLINE_TIMESTAMP}{{{dev}}}"), instant=True, table=True)],
               (0, 10, 8, 7), f"Days to each deadline the outputs state, nearest first: red under {RED_DAYS}, orange "
               f"under {ORANGE_DAYS}, negative once passed. report_ack is Smart Licensing Using Policy's.",
               thresholds=DAYS_THRESHOLDS, **DAYS, options={"sortBy": [{"displayName": "days left", "desc": False}]},

@@ -47,6 +47,13 @@ def by_name(config: CollectConfig) -> dict[str, Target]:
     return {target.name: target for target in config.targets}
 
 
+@pytest.fixture(autouse=True)
+def password_variables(monkeypatch):
+    """The variables the configurations here name: secrets are read when a configuration loads."""
+    for name in (ENV, "X", "Y", "SW2_PASSWORD", "LICMON_PW"):
+        monkeypatch.setenv(name, PLANTED)
+
+
 BASE = """\
     defaults:
       username: licmon
@@ -432,7 +439,7 @@ def test_secret_files_must_exist(tmp_path):
       sw2: {key_file: folder.pw}
     """)
     assert problems(path) == [f"targets.sw1.password_file: {tmp_path / 'missing.pw'}: no such file",
-                              f"targets.sw2.key_file: {tmp_path / 'folder.pw'}: not a file"]
+                              f"targets.sw2.key_file: {tmp_path / 'folder.pw'}: not a regular file"]
 
 
 def test_group_references(tmp_path):
@@ -465,12 +472,15 @@ def test_problems_of_the_file_as_a_whole(tmp_path):
     assert problems(write(tmp_path, "- sw1\n")) == [
         "(top level): expected a mapping of sections (defaults, groups, targets, collect, inventories)"]
     assert problems(write(tmp_path, "targets:\n  sw1: {port: 22\n")) == [
-        "not valid YAML (line 3: expected ',' or '}', but got '<stream end>')"]
+        "3:1: not valid YAML: expected ',' or '}', but got '<stream end>'"]
 
 
 def test_a_key_given_twice_is_an_error(tmp_path):
     path = write(tmp_path, BASE, "targets:\n  sw1: {}\n  sw1: {port: 23}\n")
-    assert problems(path) == ["line 6: key 'sw1' given twice"]
+    assert problems(path) == ["6:3: key 'sw1' given twice"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.located(path) == [f"{path}:6:3: key 'sw1' given twice"]
 
 
 # ---------------------------------------------------------------- secrets: permissions and never shown
@@ -528,7 +538,7 @@ def test_a_planted_password_never_shows(tmp_path):
 
 def test_a_planted_password_never_shows_in_a_yaml_error(tmp_path):
     path = write(tmp_path, 'targets:\n  sw1: {password: "' + PLANTED + '\\q"}\n')
-    assert problems(path) == ["not valid YAML (line 2: found unknown escape character …)"]
+    assert problems(path) == ["2:41: not valid YAML: found unknown escape character …"]
     path = write(tmp_path, "targets:\n  sw1: {password: " + PLANTED + ": x}\n")
     assert PLANTED not in str(problems(path))
 
@@ -550,6 +560,76 @@ def test_a_planted_password_never_shows_in_warnings_or_reprs(tmp_path):
                  repr(config.targets[0].credential), repr(config.targets[0].credential.secret()),
                  config.targets[0].credential.identity):
         assert PLANTED not in text
+
+
+# ---------------------------------------------------------------- secrets read when the configuration loads
+
+def test_secrets_are_read_when_the_configuration_loads_and_kept_until_the_next_load(tmp_path, monkeypatch):
+    secret_file(tmp_path, "licmon.pw", text="first\n")
+    secret_file(tmp_path, "phrase", text="unlock\n")
+    secret_file(tmp_path, "id_ed25519", text="-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    monkeypatch.setenv("SW2_PASSWORD", "from the environment")
+    path = write(tmp_path, """\
+    defaults: {username: licmon, password_file: licmon.pw}
+    targets:
+      sw1: {}
+      sw2: {password_env: SW2_PASSWORD}
+      sw3: {key_file: id_ed25519, key_passphrase_file: phrase}
+      sw4: {password: inline}
+    """)
+    targets = by_name(load_config(path))
+    assert [targets[name].credential.secret() for name in ("sw1", "sw2", "sw3", "sw4")] == [
+        Secret(password="first"), Secret(password="from the environment"),
+        Secret(key_file=tmp_path / "id_ed25519", passphrase="unlock"), Secret(password="inline")]
+    (tmp_path / "licmon.pw").write_text("second\n")
+    monkeypatch.delenv("SW2_PASSWORD")
+    assert targets["sw1"].credential.secret() == Secret(password="first")  # in memory: no file read at connect time
+    assert targets["sw2"].credential.secret() == Secret(password="from the environment")
+    with pytest.raises(ConfigError, match="SW2_PASSWORD is not set"):
+        load_config(path)
+    monkeypatch.setenv("SW2_PASSWORD", "x")
+    assert by_name(load_config(path))["sw1"].credential.secret() == Secret(password="second")  # the next load
+
+
+def test_a_secret_problem_is_reported_where_its_key_is_written(tmp_path, monkeypatch):
+    monkeypatch.delenv("X")
+    path = write(tmp_path, """\
+    defaults: {username: licmon, password_env: X}
+    groups: {dc1: {password_file: missing.pw}}
+    targets:
+      sw1: {}
+      sw2: {}
+      sw3: {groups: [dc1]}
+      sw4: {groups: [dc1]}
+    """)
+    assert problems(path) == [
+        "defaults.password_env: environment variable X is not set (set it where the exporter starts, e.g. in the "
+        "service's environment file)",
+        f"groups.dc1.password_file: {tmp_path / 'missing.pw'}: no such file"]
+
+
+def test_a_password_file_must_be_a_small_regular_file_not_a_link(tmp_path):
+    import os
+
+    secret_file(tmp_path, "real.pw", text=PLANTED)
+    (tmp_path / "link.pw").symlink_to(tmp_path / "real.pw")
+    os.mkfifo(tmp_path / "fifo.pw")  # opening it must not wait for a writer
+    secret_file(tmp_path, "big.pw", text="x" * 5000)
+    path = write(tmp_path, """\
+    defaults: {username: licmon}
+    targets:
+      sw1: {password_file: link.pw}
+      sw2: {password_file: fifo.pw}
+      sw3: {password_file: big.pw}
+      sw4: {key_file: link.pw}
+    """)
+    assert problems(path) == [
+        f"targets.sw1.password_file: {tmp_path / 'link.pw'}: a symbolic link; name the file itself (links are not "
+        "followed for secrets)",
+        f"targets.sw2.password_file: {tmp_path / 'fifo.pw'}: not a regular file",
+        f"targets.sw3.password_file: {tmp_path / 'big.pw'}: larger than 4096 bytes, not a password file",
+        f"targets.sw4.key_file: {tmp_path / 'link.pw'}: a symbolic link; name the file itself (links are not "
+        "followed for secrets)"]
 
 
 # ---------------------------------------------------------------- Credential.secret() and identity
@@ -584,7 +664,8 @@ def test_secret_from_the_environment(monkeypatch):
     monkeypatch.delenv(ENV)
     with pytest.raises(ConfigError) as caught:
         credential.secret()
-    assert caught.value.problems == [f"password_env: environment variable {ENV} is not set"]
+    assert caught.value.problems == [f"password_env: environment variable {ENV} is not set (set it where the "
+                                     "exporter starts, e.g. in the service's environment file)"]
     monkeypatch.setenv(ENV, "")
     with pytest.raises(ConfigError, match="is empty"):
         credential.secret()

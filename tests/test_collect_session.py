@@ -35,7 +35,7 @@ WRONG_PASSWORD = "Wrong-Pw-93aa!q"
 PASSPHRASE = "Planted-Phrase-51d0"
 SECRETS = (PASSWORD, WRONG_PASSWORD, PASSPHRASE)
 HEADER = re.compile(r"^! lic-exporter transcript device=(?P<device>\S+) platform=(?P<platform>\S+) "
-                    r"collected=(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$")
+                    r"collected=(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) prompts=(?P<prompts>\d+(?:,\d+)*)$")
 
 USED_SWITCHES: list = []  # every switch of this module, for the allow-list test
 
@@ -112,12 +112,15 @@ def collect_fails(target: Target, reason: str, secret: Secret | None = None) -> 
 
 
 def sections(text: str) -> tuple[str, list[str], list[str]]:
-    """(header line, commands in order, the transcript's lines after the header)."""
+    """(header line, commands in order, the transcript's lines after the header); the header
+    lists exactly the prompt lines (file lines, the header being line 1)."""
     header, *lines = text.splitlines()
     prompt = lines[0][: lines[0].index("#") + 1]
     typed = [line[len(prompt):].strip() for line in lines if line.startswith(prompt)]
     assert typed[-1] == "", "the transcript ends with the prompt line"
     assert lines[-1] == prompt
+    listed = [int(number) for number in HEADER.match(header)["prompts"].split(",")]
+    assert listed == [number for number, line in enumerate(lines, 2) if line.startswith(prompt)]
     return header, typed[:-1], lines
 
 

@@ -6,17 +6,24 @@ import gzip
 import os
 import shutil
 import signal
+import socket
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.daemon import Daemon, series, wait_for
 from tests.support.paths import SHOW_FIXTURES
+from tests.support.prometheus import Prometheus, binary
 
 STATUS = (SHOW_FIXTURES / "communication_failed.txt").read_text()
 OOC = (SHOW_FIXTURES / "out_of_compliance.txt").read_text()
+PROCESS_SAMPLES = {"process_virtual_memory_bytes", "process_resident_memory_bytes", "process_start_time_seconds",
+                   "process_cpu_seconds_total", "process_open_fds", "process_max_fds"}
 
 
 @pytest.fixture
@@ -58,17 +65,105 @@ def test_initial_scan_then_endpoints(daemon) -> None:
     assert series(samples, "lic_exporter_build_info")
     assert d.get("/-/healthy")[0] == 200 and b'href="metrics"' in d.get("/")[1]
     _, body, headers = d.get("/metrics", {"Accept-Encoding": "gzip"})
-    assert headers.get("Content-Encoding") == "gzip" and b"cisco_smartlic_info" in gzip.decompress(body)
+    assert headers.get("Content-Encoding") == "gzip" and b"cisco_smartlic_info" in one_gzip_member(body)
 
 
 def test_now_pretends_the_time_for_the_day_counts(daemon) -> None:
     now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-    samples = daemon("--now", now.isoformat()).samples()
+    samples = daemon("--now", now.isoformat(), "--metrics.deadline-days").samples()
     days = {labels: value for (name, labels), value in samples.items() if name == "cisco_smartlic_deadline_days"}
     assert days
     for labels, value in days.items():
         stamp = samples[("cisco_smartlic_deadline_timestamp_seconds", labels)]
         assert value == pytest.approx((stamp - now.timestamp()) / 86400)
+
+
+def test_day_counts_only_with_their_flag(daemon) -> None:
+    """Rules and dashboards compute the days from the timestamps; the family is opt-in."""
+    samples = daemon().samples()
+    assert not [name for name, _ in samples if name == "cisco_smartlic_deadline_days"]
+    assert [name for name, _ in samples if name == "cisco_smartlic_deadline_timestamp_seconds"]
+
+
+def process_values(text: bytes) -> dict[str, float]:
+    return {sample.name: sample.value for family in text_string_to_metric_families(text.decode())
+            if family.name.startswith("process_") for sample in family.samples}
+
+
+def test_process_families_read_at_each_scrape(daemon) -> None:
+    """process_* on the daemon's page, plain and gzip, read when scraped: five more connections
+    open are five more descriptors on the next scrape."""
+    d = daemon()
+    _, plain, _ = d.get("/metrics")
+    before = process_values(plain)
+    assert set(before) == PROCESS_SAMPLES
+    assert before["process_max_fds"] >= before["process_open_fds"] > 0
+    idle = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(5)]
+    try:
+        _, body, headers = d.get("/metrics", {"Accept-Encoding": "gzip"})
+    finally:
+        for sock in idle:
+            sock.close()
+    assert headers.get("Content-Encoding") == "gzip"
+    after = process_values(one_gzip_member(body))
+    assert after["process_open_fds"] >= before["process_open_fds"] + 5
+    assert after["process_start_time_seconds"] == before["process_start_time_seconds"]
+
+
+def one_gzip_member(body: bytes) -> bytes:
+    """The text of `body`, which must be exactly one whole gzip member (nothing after it)."""
+    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    text = member.decompress(body) + member.flush()
+    assert member.eof and member.unused_data == b"", "not one whole gzip member"
+    assert gzip.decompress(body) == text
+    return text
+
+
+def test_gzip_head_finishes_one_member_per_tail() -> None:
+    """The page compressed once, finished with a different tail by many threads at once: each
+    answer is one gzip member of page + its own tail."""
+    from lic_exporter.daemon.gzip_head import GzipHead
+
+    page = (SHOW_FIXTURES / "communication_failed.txt").read_bytes() * 50
+    head = GzipHead(page)
+    tails = [f"process_open_fds {n}\n".encode() * (n % 7) for n in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda tail: head.prefix + head.finish(tail), tails))
+    assert [one_gzip_member(answer) for answer in answers] == [page + tail for tail in tails]
+    assert len(head.prefix) < len(page) / 5  # compressed, not stored
+
+
+def test_each_page_is_compressed_once_when_rendered() -> None:
+    """A page carries its text compressed in the thread that assembled it: a scrape only
+    finishes that gzip member with its tail, and two tails never disturb each other."""
+    from lic_exporter.daemon.page import assemble
+    from lic_exporter.exposition.metrics import ExporterStats
+    from lic_exporter.parsing.syslog_tally import Tally
+
+    page = assemble([], [], ExporterStats(files_ok=3), Tally(), datetime(2026, 12, 2, tzinfo=UTC), None)
+    first = one_gzip_member(page.gzip.prefix + page.gzip.finish(b"# one\n"))
+    second = one_gzip_member(page.gzip.prefix + page.gzip.finish(b"# two\n"))
+    assert first == page.text + b"# one\n" and second == page.text + b"# two\n"
+    assert b'lic_exporter_files{state="ok"} 3' in page.text
+    assert one_gzip_member(page.gzipped) == page.text
+
+
+def test_prometheus_scrapes_the_gzip_page(daemon, tmp_path: Path) -> None:
+    """Prometheus asks for gzip (its default): it reads the page and the process_* families from
+    the one gzip member of each scrape (a broken one fails the scrape: up 0, no samples)."""
+    binary("prometheus")
+    d = daemon()
+    prometheus = Prometheus(tmp_path, d.port)
+    try:
+        up = prometheus.wait_for('up{job="lic_exporter"} == 1')
+        assert up
+        assert prometheus.wait_for('process_open_fds{job="lic_exporter"} > 0')
+        assert prometheus.wait_for('cisco_smartlic_info{device="n9k-dc1-leaf07"}')
+        # Scrape after scrape (each finishes its gzip member anew), the same process.
+        assert prometheus.wait_for('count_over_time(process_cpu_seconds_total{job="lic_exporter"}[1m]) > 2')
+        assert prometheus.query('changes(process_start_time_seconds{job="lic_exporter"}[1m])')[0]["value"][1] == "0"
+    finally:
+        prometheus.stop()
 
 
 def test_changes_are_picked_up_once_settled(daemon, fleet: Path) -> None:

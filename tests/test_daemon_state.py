@@ -3,12 +3,15 @@ page rendered for a fixed time. No threads, no folders watched."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lic_exporter.daemon.about import About
 from lic_exporter.daemon.state import ExporterState
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.results import FileResult, ParseIssue
@@ -31,7 +34,7 @@ def parsed(tmp_path: Path, name: str, text: str) -> FileResult:
 
 
 def test_applied_file_is_on_the_page_with_day_counts_for_the_clock(tmp_path: Path) -> None:
-    state = ExporterState(clock=lambda: NOW)
+    state = ExporterState(clock=lambda: NOW, deadline_days=True)  # serve --metrics.deadline-days
     state.apply(parsed(tmp_path, "a.txt", EVAL))
     state.render()
     page = samples(state)
@@ -99,3 +102,59 @@ def test_the_page_takes_syslog_totals_and_collection_statuses_from_their_sources
     page = samples(state)
     assert page[("lic_exporter_syslog_lines_total", ())] == 7.0
     assert page[("lic_exporter_collect_success", (("device", "nx-a"),))] == 1.0
+
+
+# --- the status page at /, rendered with the page -------------------------------------------------
+
+def test_the_status_page_says_the_scan_runs_until_the_first_render(tmp_path: Path) -> None:
+    state = ExporterState(clock=lambda: NOW, about=About(watched=("/srv/fleet",)))
+    before = state.page().html.decode()
+    assert "Initial scan running" in before and "<code>/srv/fleet</code>" in before
+    assert 'class="fleet"' not in before  # no device table yet, not even an empty one
+    state.apply(parsed(tmp_path, "a.txt", EVAL))
+    state.render()
+    after = state.page().html.decode()
+    assert "Initial scan running" not in after
+    assert 'id="device-n9k-eval-01"' in after and "1 parsed cleanly" in after
+
+
+def test_the_status_page_flags_a_syslog_pattern_that_matches_nothing() -> None:
+    about = About(syslog_patterns=("/var/log/net/*.log", "/var/log/net/*.lgo"))
+    state = ExporterState(clock=lambda: NOW, about=about,
+                          syslog_patterns=lambda: {"/var/log/net/*.log": 3, "/var/log/net/*.lgo": 0})
+    state.render()
+    html = state.page().html.decode()
+    assert "<code>/var/log/net/*.log</code>: 3 files" in html
+    assert '<li class="warning"><code>/var/log/net/*.lgo</code>: <strong>matches no file</strong>' in html
+
+
+def test_without_the_followers_counts_the_patterns_are_listed_not_judged() -> None:
+    state = ExporterState(clock=lambda: NOW, about=About(syslog_patterns=("/var/log/net/*.log",)))
+    state.render()
+    html = state.page().html.decode()
+    assert "<li><code>/var/log/net/*.log</code></li>" in html and "matches no file" not in html
+
+
+def test_the_status_page_lists_the_files_with_errors_and_their_problem(tmp_path: Path) -> None:
+    state = ExporterState(clock=lambda: NOW)
+    good = parsed(tmp_path, "a.txt", EVAL)
+    state.apply(good)
+    state.apply(FileResult(good.path, issues=(ParseIssue(good.path, 3, "cut off"),)))
+    for n in range(25):  # more than the page lists
+        path = str(tmp_path / f"broken-{n:02d}.txt")
+        state.apply(FileResult(path, issues=(ParseIssue(path, None, "no output of a known command"),)))
+    state.render()
+    html = state.page().html.decode()
+    assert "26 with errors" in html
+    assert f"<li><code>{good.path}:3: cut off</code></li>" in html  # the file's last good records still show
+    assert 'id="device-n9k-eval-01"' in html
+    assert html.count("no output of a known command") == 19  # 20 listed, the first is a.txt
+    assert "6 more: see the log" in html
+
+
+def test_a_parsed_file_is_logged_at_debug_not_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = ExporterState(clock=lambda: NOW)
+    with caplog.at_level(logging.DEBUG, logger="lic_exporter"):
+        state.apply(parsed(tmp_path, "a.txt", EVAL))
+    lines = [record for record in caplog.records if "parsed, 1 record(s)" in record.getMessage()]
+    assert [record.levelno for record in lines] == [logging.DEBUG]

@@ -3,6 +3,7 @@ and the text exactly as prometheus_client would write the same samples."""
 
 from __future__ import annotations
 
+import platform
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lic_exporter import __version__
 from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
+from lic_exporter.model.release import revision
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally
 from tests.support.pages import prometheus_client_registry
@@ -21,13 +24,16 @@ from tests.support.paths import SYSLOG_FIXTURES
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-def page(records, now=NOW, stats: ExporterStats | None = None, tally: Tally | None = None) -> str:
-    """The page the daemon and `parse --format prometheus` write for these records."""
-    return exposition(devices_text(records), tally or Tally(), stats or ExporterStats(), now).decode()
+def page(records, now=NOW, stats: ExporterStats | None = None, tally: Tally | None = None,
+         deadline_days: bool = False) -> str:
+    """The page the daemon and `parse --format prometheus` write for these records (with the day
+    counts: the daemon's under --metrics.deadline-days)."""
+    return exposition(devices_text(records), tally or Tally(), stats or ExporterStats(), now,
+                      deadline_days=deadline_days).decode()
 
 
-def samples(records, now=NOW) -> dict[str, list]:
-    text = page(records, now)
+def samples(records, now=NOW, deadline_days: bool = True) -> dict[str, list]:
+    text = page(records, now, deadline_days=deadline_days)
     found: dict[str, list] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -53,6 +59,16 @@ def test_every_state_emitted_exactly_one_is_one() -> None:
         "unregistered", "registering", "registered", "registration_failed", "registration_expired", "unknown"}
     assert [s.labels["state"] for s in registration if s.value == 1] == ["registration_failed"]
     assert value(found, "cisco_smartlic_authorization_state", device="n3k-edge-04", state="evaluation") == 1
+
+
+def test_day_counts_only_when_asked_for() -> None:
+    """Off by default (and so in textfile output): rules and dashboards compute the days from the
+    timestamps, which also keeps promtool's unit lint quiet."""
+    records = records_of("communication_failed.txt")
+    assert "cisco_smartlic_deadline_days" not in page(records)
+    assert "cisco_smartlic_deadline_days" not in samples(records, deadline_days=False)
+    assert "cisco_smartlic_deadline_timestamp_seconds" in samples(records, deadline_days=False)
+    assert "# TYPE cisco_smartlic_deadline_days gauge" in page(records, deadline_days=True)
 
 
 def test_deadlines_and_days_left_computed_from_now() -> None:
@@ -133,9 +149,23 @@ def test_no_contact_data_in_any_label() -> None:
 def test_exporter_self_metrics() -> None:
     text = page([], stats=ExporterStats(files_ok=3, files_error=1, parse_errors=2))
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    assert families["lic_exporter_build_info"].samples[0].labels["version"]
+    [build] = families["lic_exporter_build_info"].samples
+    assert build.labels == {"version": __version__, "revision": revision(), "pythonversion": platform.python_version()}
+    assert build.value == 1 and build.labels["revision"]
     assert {s.labels["state"]: s.value for s in families["lic_exporter_files"].samples} == {"ok": 3, "error": 1}
     assert families["lic_exporter_parse_errors"].samples[0].value == 2
+    # Without --config.file there is no configuration to have reloaded: no reload gauges.
+    assert not [name for name in families if name.startswith("lic_exporter_config_")]
+    assert "process_" not in text  # the daemon adds them per scrape; a textfile never has them
+
+
+@pytest.mark.parametrize(("successful", "value"), [(True, 1), (False, 0)])
+def test_config_reload_gauges(successful: bool, value: int) -> None:
+    when = datetime(2026, 12, 2, 6, 0, tzinfo=UTC).timestamp()
+    text = page([], stats=ExporterStats(config_reload=(successful, when)))
+    found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert found["lic_exporter_config_last_reload_successful"] == value
+    assert found["lic_exporter_config_last_reload_success_timestamp_seconds"] == when
 
 
 def test_policy_usage_output_never_blanks_the_accounts(tmp_path: Path) -> None:
@@ -162,7 +192,8 @@ def test_text_exposition_says_exactly_what_prometheus_client_says(corpus: Path) 
         records.extend(result.records)
         if result.syslog is not None:
             tally.merge(result.syslog)
-    ours = page(records, stats=ExporterStats(files_ok=2, files_error=1, parse_errors=3, syslog_lines=7), tally=tally)
+    ours = page(records, stats=ExporterStats(files_ok=2, files_error=1, parse_errors=3, syslog_lines=7,
+                                             config_reload=(True, 1.8e9)), tally=tally, deadline_days=True)
     reference = prometheus_client_text(ours)
     assert labels_sorted(ours) == labels_sorted(reference)
     assert len(ours.splitlines()) > 500

@@ -26,7 +26,8 @@ def test_series_arrive_in_prometheus(stack) -> None:
     assert up[0]["metric"]["instance"].startswith("127.0.0.1:")
     expired = prometheus.wait_for('cisco_smartlic_authorization_state{state="authorization_expired"} == 1')
     assert {r["metric"]["device"] for r in expired} == {"authorization_expired"}
-    days = prometheus.wait_for('cisco_smartlic_deadline_days{device="n9k-spine-01",deadline="communication_deadline"}')
+    days = prometheus.wait_for('(cisco_smartlic_deadline_timestamp_seconds{device="n9k-spine-01",'
+                               'deadline="communication_deadline"} - time()) / 86400')
     assert float(days[0]["value"][1]) != 0
     failures = prometheus.wait_for('sum(cisco_smartlic_callhome_failures_total{reason="dns"})')
     assert float(failures[0]["value"][1]) == 6

@@ -19,6 +19,7 @@ from lic_exporter.exposition.metrics import ExporterStats, exposition
 from lic_exporter.model.records import AuthorizationState
 from lic_exporter.model.vocabulary import (
     COLLECT_REASONS,
+    COLLECT_REASONS_ADDED,
     DEADLINE_DAYS,
     SEVERITIES,
     Attempt,
@@ -61,7 +62,9 @@ def test_label_vocabularies_are_the_contracts() -> None:
     assert [s.value for s in SEVERITIES] == ["info", "warning", "critical"]
     assert {s.value for s in Severity} <= backticked(contract_row(MetricName.PROBLEM))
     assert {r.value for r in Reason} == backticked(paragraph("- `reason` (failure causes")) - {"reason"}
-    assert set(COLLECT_REASONS) == backticked(paragraph("`reason`: `auth`")) - {"reason"}
+    contract_reasons = backticked(paragraph("`reason`: `auth`")) - {"reason"}
+    assert contract_reasons <= set(COLLECT_REASONS)  # every one the contract names is kept
+    assert set(COLLECT_REASONS) - contract_reasons == COLLECT_REASONS_ADDED  # additions are declared
 
 
 def paragraph(opening: str) -> str:
@@ -88,7 +91,8 @@ class Collected:
 
 
 def test_the_page_exposes_exactly_the_vocabularys_families() -> None:
-    page = exposition([], Tally(), ExporterStats(), NOW, collect=[Collected()]).decode()
+    page = exposition([], Tally(), ExporterStats(config_reload=(True, 1.7e9)), NOW, collect=[Collected()],
+                      deadline_days=True).decode()
     exposed = {family.name + ("_total" if family.type == "counter" else "")
                for family in text_string_to_metric_families(page)}
     assert exposed == {name.value for name in MetricName}
@@ -109,10 +113,12 @@ def alert_rules(path) -> list[dict]:
 
 
 def prometheus_thresholds() -> dict[str, dict[str, float]]:
-    """deadline -> severity -> days, from the Prometheus rules: `..._days{deadline="x"} < N`."""
+    """deadline -> severity -> days, from the Prometheus rules:
+    `(..._timestamp_seconds{deadline="x"} - time()) / 86400 < N`."""
     found: dict[str, dict[str, float]] = {}
     for rule in alert_rules(RULES):
-        match = re.fullmatch(rf'{MetricName.DEADLINE_DAYS}\{{deadline="(\w+)"\}} < ([\d.]+)', rule["expr"])
+        days_left = rf'\({MetricName.DEADLINE_TIMESTAMP}\{{deadline="(\w+)"\}} - time\(\)\) / 86400'
+        match = re.fullmatch(days_left + r" < ([\d.]+)", rule["expr"])
         if match:
             found.setdefault(match[1], {})[rule["labels"]["severity"]] = float(match[2])
     return found
@@ -122,7 +128,7 @@ def grafana_thresholds() -> dict[str, dict[str, float]]:
     """The same from the Grafana-managed alerts: query A on the deadline, condition C `lt N`."""
     found: dict[str, dict[str, float]] = {}
     for rule in alert_rules(GRAFANA_ALERTS):
-        match = re.search(rf'{MetricName.DEADLINE_DAYS}\{{deadline="(\w+)"\}}', rule["data"][0]["model"]["expr"])
+        match = re.search(rf'{MetricName.DEADLINE_TIMESTAMP}\{{deadline="(\w+)"\}}', rule["data"][0]["model"]["expr"])
         if match:
             [condition] = rule["data"][1]["model"]["conditions"]
             assert condition["evaluator"]["type"] == "lt", rule["title"]

@@ -58,10 +58,20 @@ class _Help(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class _Version(argparse.Action):
+    """`--version`: the line as it is (argparse's own action wraps it at the terminal's width),
+    asking for the revision only when it is wanted."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lic-exporter", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=_Help)
-    parser.add_argument("--version", action="version", version=version_line(),
+    parser.add_argument("--version", action=_Version, nargs=0,
                         help="print the version, the source revision it was built from and the Python version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parse = commands.add_parser("parse", formatter_class=_Help, help="parse saved show outputs and syslog files "

@@ -63,14 +63,26 @@ def instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class DeviceMapError(ValueError):
+    """A device map that cannot be used: every bad line, each `FILE:LINE: message`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def read_device_map(path: Path) -> dict[str, str]:
-    """`ADDRESS NAME` per line (a comma may separate them); `#` starts a comment."""
-    mapping = {}
+    """`ADDRESS NAME` per line (a comma may separate them); `#` starts a comment. OSError when
+    the file cannot be read, DeviceMapError listing every bad line."""
+    mapping, problems = {}, []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         words = line.split("#", 1)[0].replace(",", " ").split()
         if not words:
             continue
         if len(words) != 2:
-            raise ValueError(f"{path}:{number}: expected ADDRESS NAME, got {line.strip()!r}")
+            problems.append(f"{path}:{number}: expected ADDRESS NAME, got {line.strip()!r}")
+            continue
         mapping[words[0].lower()] = words[1]
+    if problems:
+        raise DeviceMapError(problems)
     return mapping

@@ -1,10 +1,12 @@
 """`lic-exporter serve`: start the daemon (and, with --config.file, the collection), run until
-SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP.
+SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP and, with
+--web.enable-lifecycle, on POST /-/reload.
 
 The wiring: the state (files -> devices -> page) is told where the syslog totals, the
-collection's statuses and the time come from; the watcher feeds it from the folders; the HTTP
-server serves the watcher's page; the syslog follower and the collection report what changed
-to the pending changes the watcher applies.
+collection's statuses, the configuration's reload status and the time come from; the watcher
+feeds it from the folders; the HTTP server serves the watcher's page with the process_* families
+of each scrape (DaemonSource); the syslog follower and the collection report what changed to the
+pending changes the watcher applies.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from lic_exporter.cli.check import serve_settings
@@ -26,6 +29,8 @@ from lic_exporter.daemon.about import About
 from lic_exporter.daemon.follower import SyslogFollower
 from lic_exporter.daemon.http import MetricsServer
 from lic_exporter.daemon.pending import PendingChanges
+from lic_exporter.daemon.reload import Reloader, ReloadStatus
+from lic_exporter.daemon.scrape import DaemonSource
 from lic_exporter.daemon.state import ExporterState, utc_now
 from lic_exporter.daemon.watcher import FolderWatcher
 from lic_exporter.daemon.webconfig import WebConfig
@@ -50,17 +55,23 @@ def serve(args: argparse.Namespace) -> int:
     folders = args.watch + ([args.collect_dir] if collection is not None else [])
     about = About(watched=tuple(str(folder) for folder in folders), syslog_patterns=tuple(args.syslog),
                   lifecycle=args.lifecycle)
+    # serve_settings has just loaded --config.file: that load is the first successful one.
+    reload_status = ReloadStatus() if collection is not None else None
     state = ExporterState(know_devices=parser.syslog_lines.know, clock=_clock(args.now),
                           syslog_totals=follower.snapshot if follower is not None else None,
                           collect_status=collection.statuses if collection is not None else None,
-                          about=about, deadline_days=args.deadline_days)
+                          about=about, deadline_days=args.deadline_days, config_reload=reload_status,
+                          syslog_patterns=follower.pattern_files if follower is not None else None)
     watcher = FolderWatcher(folders, parser, state, follower=follower, pending=pending)
+    reload = Reloader(watcher.rewatch, partial(_reload, collection, args) if collection is not None else None,
+                      reload_status)
+    source = DaemonSource(watcher, lifecycle=reload if args.lifecycle else None)
     try:
-        server = MetricsServer(settings.address, watcher, settings.web)
+        server = MetricsServer(settings.address, source, settings.web)
     except OSError as exc:
         print(f"lic-exporter serve: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    return _run(server, watcher, args.listen, settings.web, collection, args)
+    return _run(server, watcher, args.listen, settings.web, collection, reload)
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
@@ -89,11 +100,11 @@ def _collection(config: CollectConfig | None, args: argparse.Namespace,
 
 
 def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebConfig,
-         collection: CollectLoop | None, args: argparse.Namespace) -> int:
+         collection: CollectLoop | None, reload: Reloader) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=_rescan, args=(watcher, collection, args),
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, args=("SIGHUP",), name="reload",
                                                              daemon=True).start())
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.tls is not None else "http"
@@ -115,24 +126,19 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
     return EXIT_OK
 
 
-def _rescan(watcher: FolderWatcher, collection: CollectLoop | None, args: argparse.Namespace) -> None:
-    log.info("SIGHUP: watching the folders again and scanning every watched file")
-    if collection is not None:
-        _reload(collection, args)
-    watcher.rewatch()
-
-
-def _reload(collection: CollectLoop, args: argparse.Namespace) -> None:
-    """A broken new configuration is logged and the old one kept."""
+def _reload(collection: CollectLoop, args: argparse.Namespace) -> str | None:
+    """Read --config.file again and apply it: None once done; else why not (logged), and the
+    running configuration is kept."""
     from lic_exporter.collect import ConfigError
     from lic_exporter.collect.command import configured
 
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)
     except ConfigError as exc:
-        log.error("%s: not reloaded, the running configuration is kept: %s", args.config_file,
-                  "; ".join(exc.problems))
-        return
+        located = "; ".join(exc.located(args.config_file))
+        log.error("not reloaded, the running configuration is kept: %s", located)
+        return located
     for warning in config.warnings:
         log.warning("%s: %s", args.config_file, warning)
     collection.reload(config)
+    return None

@@ -6,7 +6,8 @@ and itself, never the parser or the metrics; its results are plain data. Its mod
 
 - the configuration: schema (the keys and their value rules), problems (validation errors in
   words), documents (reading files without quoting them), inventory (Nornir, Oxidized,
-  Ansible), loading (inheritance -> resolved targets), targets (what a loaded configuration is);
+  Ansible), secret_files (reading the secrets when the configuration loads), loading
+  (inheritance -> resolved targets), targets (what a loaded configuration is);
 - one device: platforms (what each platform runs, the allow-list), transport (SSH: login,
   host keys, algorithms), shell (prompt, pager, reading until the prompt), device (one
   collection -> transcript text), failures (CollectError and its reasons), transcript

@@ -37,14 +37,16 @@ def configured(path: Path, out_dir: Path, limit: str | None = None, shard: tuple
 
 
 def collect_command(config_file: Path, out_dir: Path, limit: str | None, jobs: int | None,
-                    shard: tuple[int, int] | None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+                    shard: tuple[int, int] | None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """`lic-exporter collect`: every chosen target once; the exit code (0 all collected, 1 some
-    failed or were skipped, 2 a usage or configuration error)."""
+    failed or were skipped, 2 a usage or configuration error). `out` and `err`: stdout and
+    stderr as they are when it runs."""
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         config = configured(config_file, out_dir, limit, shard, jobs)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"lic-exporter collect: {config_file}: {problem}", file=err)
+        for line in exc.located(config_file):
+            print(f"lic-exporter collect: {line}", file=err)
         return 2
     for warning in config.warnings:
         print(f"lic-exporter collect: warning: {warning}", file=err)

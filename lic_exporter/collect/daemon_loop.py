@@ -3,6 +3,11 @@ its own event loop; SIGHUP hands it a new configuration.
 
 At a start, every target without a transcript younger than the interval is due at once;
 after a collection a target is due at its next slot (or its backoff) as the runner says.
+
+The log gets one summary line per round at info (a failure is a warning of its own, a device
+collected a debug line): the first round is what was due at the start, logged once it is all
+done; after it, a round is what was collected since the previous summary, logged at most once
+every ROUND_SUMMARY_SECONDS.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lic_exporter.collect.device import collect_device
@@ -26,6 +32,33 @@ from lic_exporter.collect.targets import CollectConfig, Target
 
 log = logging.getLogger("lic_exporter.collect")
 _MAX_SLEEP = 30.0  # wake up now and then, whatever is due: a reload or a stop is noticed at once anyway
+ROUND_SUMMARY_SECONDS = 3600.0
+
+
+@dataclass
+class _Round:
+    """The collections since the last summary line, by outcome (collected, failed, skipped)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    began: float | None = None  # monotonic time of the round's first collection
+    summarised: float | None = None  # of the last summary; None before the first
+
+    def add(self, outcome: str, now: float) -> None:
+        if self.began is None:
+            self.began = now
+        self.outcomes[outcome] += 1
+
+    def summary(self, now: float, running: int) -> None:
+        """Log the round if it is over: the start's once nothing runs, later ones hourly."""
+        if self.began is None:
+            return
+        first_over = self.summarised is None and running == 0
+        if not first_over and (self.summarised is None or now - self.summarised < ROUND_SUMMARY_SECONDS):
+            return
+        counts = {outcome: self.outcomes[outcome] for outcome in ("collected", "failed", "skipped")}
+        log.info("collection round done", extra={**counts, "seconds": round(now - self.began, 1)})
+        self.outcomes.clear()
+        self.began, self.summarised = None, now
 
 
 class CollectLoop:
@@ -43,6 +76,8 @@ class CollectLoop:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self._round = _Round()
+        self._running = 0  # collections started and not done (the loop's thread only)
 
     # --- from other threads ----------------------------------------------------------------
 
@@ -97,11 +132,17 @@ class CollectLoop:
             task.cancel()
 
     async def _run(self, target: Target) -> None:
+        self._running += 1
+        outcome = "failed"
         try:
-            await self.runner.collect(target)
+            result = await self.runner.collect(target)
+            outcome = "skipped" if result is None else "collected" if result.ok else "failed"
         except Exception:  # a bug costs this run of this device, never the loop
             log.exception("%s: collection failed unexpectedly", target.name)
         finally:  # not for a target a reload removed meanwhile: it would never run again
+            self._running -= 1
+            self._round.add(outcome, time.monotonic())
+            self._round.summary(time.monotonic(), self._running)
             if any(current.name == target.name for current in self.runner.config.targets):
                 self._set_due(target, self.runner.next_due(target, time.time(), self.rng))
 

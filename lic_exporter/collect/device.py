@@ -4,12 +4,16 @@ the transcript text.
 Log in once (one authentication attempt: the password or the one configured key), check the
 host key per policy (transport.py), open one shell with a PTY, learn the prompt, switch paging
 off, run the platform's show commands (platforms.py), leave with `exit` (shell.py). The
-transcript is what the device printed from the prompt before the first show command on (CRLF
-made LF, pager prompts removed), after a header line naming the device. Only allow-listed
-commands are ever written to the device.
+transcript is what the device printed from the prompt line of the first show command to the
+prompt at which `exit` was echoed (CRLF made LF, terminal fill dropped, the pager prompts the
+collector answered removed, the collector's own password replaced by <redacted>), after a
+header line naming the device and listing the file lines of the prompt lines the shell saw
+each command echoed at: the parser splits the transcript there and nowhere else. Only
+allow-listed commands are ever written to the device.
 
 Failures raise CollectError with a `reason` from REASONS and a message for people; neither ever
-holds a password, a passphrase or a key file path.
+holds a password, a passphrase or a key file path, and the device's words in a message pass
+`device_text` (secrets redacted, made printable).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from lic_exporter.collect import platforms
-from lic_exporter.collect.failures import CollectError
-from lic_exporter.collect.shell import Shell, open_shell
+from lic_exporter.collect.failures import CollectError, device_text
+from lic_exporter.collect.shell import Echo, Shell, open_shell
 from lic_exporter.collect.transport import connect
+from lic_exporter.sources.capture import transcript_header
+from lic_exporter.sources.privacy import without_values
 from lic_exporter.sources.terminal import REJECTED_COMMAND
 
 if TYPE_CHECKING:
@@ -60,13 +66,14 @@ async def collect_device(target: Target, secret: Secret) -> str:
         raise CollectError("other", f"unexpected {type(exc).__name__} in the session") from None
 
 
+def _secrets(secret: Secret) -> tuple[str | None, ...]:
+    return secret.password, secret.passphrase, str(secret.key_file) if secret.key_file else None
+
+
 def _scrubbed(error: CollectError, secret: Secret) -> CollectError:
     """The error without any secret in its message (a second line of defence: no message is
-    built from one)."""
-    message = error.message
-    for value in (secret.password, secret.passphrase, str(secret.key_file) if secret.key_file else None):
-        if value and len(value) >= 3 and value in message:
-            message = message.replace(value, "***")
+    built from one, but a device may quote the password back)."""
+    message = without_values(error.message, _secrets(secret))
     return error if message == error.message else CollectError(error.reason, message)
 
 
@@ -77,6 +84,7 @@ async def _collect(target: Target, secret: Secret, deadline: float) -> str:
     conn = await connect(target, secret)
     try:
         text = await _run_session(conn, target, platform_commands, deadline)
+        text = without_values(text, _secrets(secret))
     except BaseException:
         conn.abort()
         raise
@@ -97,16 +105,33 @@ async def _run_session(conn: asyncssh.SSHClientConnection, target: Target, comma
         for setup in platforms.TERMINAL_SETUP:
             await shell.run(setup, learning=setup == platforms.TERMINAL_SETUP[0])
         collected = datetime.now(UTC)
-        start = shell.received.line_start()
+        echoes: list[Echo] = []
         for command in commands:
-            output = await shell.run(command)
-            rejected = REJECTED_COMMAND.search(output)
-            if rejected:
-                raise CollectError("command", f"the device rejected {command!r}: {rejected.group(0).strip()}")
-        body = shell.received.transcript(start)
-        shell.leave()
+            echoes.append(await shell.run(command))
+            _accepted(shell, command, echoes[-1].end, len(shell.received.text))  # stop at the first refusal
+        end = await shell.leave(echoes[-1])
     finally:
         process.close()
-    stamp = collected.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A prompt-looking line inside an output let the next command go early: what the device
+    # printed after it belongs to the same command, and is checked with it.
+    for command, echo, following in zip(commands, echoes, [e.start for e in echoes[1:]] + [end], strict=True):
+        _accepted(shell, command, echo.end, following)
     log.debug("%s: %d commands collected", target.name, len(commands))
-    return f"! lic-exporter transcript device={target.name} platform={target.platform} collected={stamp}\n{body}"
+    return _transcript(target, shell, echoes, end, collected)
+
+
+def _accepted(shell: Shell, command: str, start: int, end: int) -> None:
+    """CollectError `command` when the output of `command` (text[start:end]) holds a refusal."""
+    rejected = REJECTED_COMMAND.search(shell.received.text, start, end)
+    if rejected:
+        raise CollectError("command", f"the device rejected {command!r}: {device_text(rejected.group(0).strip())}")
+
+
+def _transcript(target: Target, shell: Shell, echoes: Sequence[Echo], end: int, collected: datetime) -> str:
+    """The header line, then the commands' prompt lines and outputs, then the final prompt."""
+    received = shell.received
+    first = echoes[0].start
+    # File lines: the header is line 1, the first prompt line line 2.
+    prompt_lines = [2 + received.text.count("\n", first, offset) for offset in (*(e.start for e in echoes), end)]
+    header = transcript_header(target.name, target.platform, collected.strftime("%Y-%m-%dT%H:%M:%SZ"), prompt_lines)
+    return f"{header}\n{received.transcript(first, end)}{shell.prompt.rstrip()}\n"

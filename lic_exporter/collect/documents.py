@@ -20,7 +20,20 @@ _TOKEN_NAME = re.compile(r"<[a-z ]{1,30}>")
 
 class DocumentError(Exception):
     """A file cannot be read or parsed; the message says why (not which file: the caller says
-    that) and never quotes the file's content."""
+    that) and never quotes the file's content. `position` is (line, column), from 1, when the
+    problem lies at one place in the file."""
+
+    def __init__(self, message: str, position: tuple[int, int] | None = None):
+        super().__init__(message)
+        self.position = position
+
+    def located(self) -> str:
+        """`LINE:COL: message` (or the message alone): put after the file's name with a colon."""
+        return f"{self.position[0]}:{self.position[1]}: {self}" if self.position else str(self)
+
+    def at(self, path: Path) -> str:
+        """`FILE:LINE:COL: message`, or `FILE: message`."""
+        return f"{path}:{self.located()}" if self.position else f"{path}: {self}"
 
 
 def printable(text: object) -> str:
@@ -43,7 +56,8 @@ class _Loader(yaml.SafeLoader):
             if not isinstance(key, str | int | float | bool):
                 continue  # an unhashable key: construct_mapping reports it
             if key in seen:
-                self.twice.append(f"line {key_node.start_mark.line + 1}: key {printable(key)!r} given twice")
+                mark = key_node.start_mark
+                self.twice.append(f"{mark.line + 1}:{mark.column + 1}: key {printable(key)!r} given twice")
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -60,21 +74,18 @@ def read_text(path: Path) -> str:
 
 
 def read_yaml(path: Path) -> tuple[Any, list[str]]:
-    """The document in `path` and the keys it gives twice. YAML's own messages lose any quoted
-    part: it may be a piece of a password."""
+    """The document in `path` and the keys it gives twice (each `LINE:COL: message`). YAML's own
+    messages lose any quoted part: it may be a piece of a password."""
     loader = _Loader(read_text(path))
     try:
         return loader.get_single_data(), loader.twice
     except yaml.YAMLError as error:
-        raise DocumentError(f"not valid YAML ({_yaml_problem(error)})") from None
+        mark = getattr(error, "problem_mark", None)
+        problem = _unquoted(getattr(error, "problem", None) or "syntax error")
+        raise DocumentError(f"not valid YAML: {problem}",
+                            (mark.line + 1, mark.column + 1) if mark is not None else None) from None
     finally:
         loader.dispose()
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = _unquoted(getattr(error, "problem", None) or "syntax error")
-    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
 def _unquoted(text: str) -> str:

@@ -122,9 +122,9 @@ def _nornir_file(file: Path, path: str, what: str, result: InventoryResult) -> d
     try:
         data, twice = read_yaml(file)
     except DocumentError as error:
-        result.problems.append(f"{path}: {file}: {error}")
+        result.problems.append(f"{path}: {error.at(file)}")
         return {}
-    result.problems.extend(f"{path}: {line}" for line in twice)
+    result.problems.extend(f"{path}: {file}:{line}" for line in twice)
     data = _mapping(data, path, what, result)
     _note_secrets(file, _holds_password(data), result)
     return data

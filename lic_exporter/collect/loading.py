@@ -3,7 +3,8 @@ names -> validated, resolved targets (`load_config`).
 
 What the keys mean together lives here: inheritance (`defaults`, then each of a target's
 `groups` in order, then the target's own keys), relative paths (from the configuration's
-folder), device names, the checks of secret files. Hosts from inventories (inventory.py) get
+folder), device names, reading the secrets (secret_files.py: a secret that cannot be read is
+a problem of the configuration, reported where its key is written). Hosts from inventories (inventory.py) get
 the same defaults and the groups named like their inventory groups; a target in `targets`
 wins over an inventory host of the same name.
 
@@ -19,7 +20,6 @@ key_passphrase_file), so that a target can use a key where the defaults give a p
 from __future__ import annotations
 
 import contextlib
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +46,22 @@ from lic_exporter.collect.schema import (
     TopKeys,
     human_duration,
 )
-from lic_exporter.collect.targets import SOURCES, CollectConfig, CollectSettings, ConfigError, Credential, Target, given
+from lic_exporter.collect.secret_files import SecretStore
+from lic_exporter.collect.targets import (
+    SOURCES,
+    CollectConfig,
+    CollectSettings,
+    ConfigError,
+    Credential,
+    Secret,
+    Target,
+    given,
+)
 from lic_exporter.sources.names import device_name  # the contract's device rule, as the parser applies it
 
 _SECRET_FILES = ("password_file", "key_file", "key_passphrase_file")
 _PATHS = (*_SECRET_FILES, "known_hosts")
+_READ_AT_LOAD = (*_SECRET_FILES, "password_env")
 _TARGET_FIELDS = ("host", "port", "platform", "host_key_policy", "known_hosts", "legacy_algorithms",
                   "connect_timeout", "command_timeout", "device_timeout")
 
@@ -64,6 +75,10 @@ class _Reader:
     base: Path
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    secrets: SecretStore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = SecretStore(on_file=lambda path, mode: _warn_if_open(self, path, mode))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -86,6 +101,13 @@ class _Reader:
             return {}
         return {str(name): self.validate(model, entry, f"{prefix}.{name}") for name, entry in data.items()}
 
+    def secret(self, key: str, where: Path | str, key_path: str) -> bool:
+        """Whether the secret `key` names can be read (else the problem is noted at `key_path`)."""
+        error = self.secrets.read(key, where)
+        if error is not None:
+            self.problems.append(f"{key_path}: {error}")
+        return error is None
+
     def path(self, text: str) -> Path:
         """A path from the configuration: relative ones start at the configuration's folder."""
         path = Path(text).expanduser()
@@ -103,9 +125,9 @@ def _layer(reader: _Reader, keys: LayerKeys | None, prefix: str) -> dict[str, An
             values[key] = reader.path(values[key])
     sources = [key for key in SOURCES if key in values]
     usable = _check_sources(reader, values, sources, prefix)
-    for key in _SECRET_FILES:
+    for key in _READ_AT_LOAD:
         if key in values:
-            usable = _check_secret_file(reader, values[key], f"{prefix}.{key}") and usable
+            usable = reader.secret(key, values[key], f"{prefix}.{key}") and usable
     if values.get("host_key_policy") == "insecure":
         reader.warn(f"{prefix}.host_key_policy: insecure: host keys are not checked")
     return values if usable else None
@@ -118,22 +140,6 @@ def _check_sources(reader: _Reader, values: dict[str, Any], sources: list[str], 
     if "key_passphrase_file" in values and sources and sources != ["key_file"]:
         reader.problems.append(f"{prefix}.key_passphrase_file: needs key_file (a passphrase unlocks a key)")
         return False
-    return True
-
-
-def _check_secret_file(reader: _Reader, path: Path, key_path: str) -> bool:
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        reader.problems.append(f"{key_path}: {path}: no such file")
-        return False
-    except OSError as error:
-        reader.problems.append(f"{key_path}: {path}: cannot read it ({error.strerror or 'error'})")
-        return False
-    if not stat.S_ISREG(status.st_mode):
-        reader.problems.append(f"{key_path}: {path}: not a file")
-        return False
-    _warn_if_open(reader, path, status.st_mode)
     return True
 
 
@@ -174,7 +180,20 @@ def _credential(reader: _Reader, values: dict[str, Any], prefix: str) -> Credent
         reader.problems.append(f"{prefix}.key_passphrase_file: needs key_file (a passphrase unlocks a key)")
     if len(reader.problems) > found:
         return None
-    return Credential(**{key: values[key] for key in ("username", *SOURCES, "key_passphrase_file") if key in values})
+    keys = {key: values[key] for key in ("username", *SOURCES, "key_passphrase_file") if key in values}
+    return Credential(**keys, loaded=_loaded(reader, values))
+
+
+def _loaded(reader: _Reader, values: dict[str, Any]) -> Secret:
+    """The credential's secret, as its levels read it (each level's secrets were read there)."""
+    if "password" in values:
+        return Secret(password=values["password"])
+    for key in ("password_file", "password_env"):
+        if key in values:
+            return Secret(password=reader.secrets.text(key, values[key]))
+    passphrase = values.get("key_passphrase_file")
+    return Secret(key_file=values["key_file"],
+                  passphrase=reader.secrets.text("key_passphrase_file", passphrase) if passphrase else None)
 
 
 # ---------------------------------------------------------------- the sections
@@ -291,8 +310,9 @@ def _inventory_targets(reader: _Reader, data: Any, levels: _Levels, taken: dict[
         reader.problems.extend(result.problems)
         for line in result.warnings:
             reader.warn(line)
-        for path in result.secret_files:
-            _check_secret_file(reader, path, path.name)
+        for path in result.secret_files:  # read already: only who else may read it
+            with contextlib.suppress(OSError):
+                _warn_if_open(reader, path, path.stat().st_mode)
         for host in result.hosts:
             _add_inventory_host(reader, host, levels, taken, found)
     return list(found.values())
@@ -350,8 +370,8 @@ def load_config(path: Path) -> CollectConfig:
 def _document(reader: _Reader, path: Path) -> TopKeys:
     try:
         data, twice = read_yaml(path)
-    except DocumentError as error:  # the file as a whole: the reason alone (callers name the file)
-        raise ConfigError(str(error)) from None
+    except DocumentError as error:  # the file as a whole: the reason, or LINE:COL: reason (callers name the file)
+        raise ConfigError(error.located()) from None
     reader.problems.extend(twice)
     if data is not None and not isinstance(data, dict):
         raise ConfigError([*reader.problems, "(top level): expected a mapping of sections "

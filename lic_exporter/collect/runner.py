@@ -72,7 +72,7 @@ class CollectionRunner:
                 await self._gate.wait()
                 # Checked once it is this device's turn: others may have failed meanwhile.
                 if self.guard.suspended(target.credential.identity, self.clock()):
-                    log.info("%s: not collected, its credential is suspended", target.name)
+                    log.debug("%s: not collected, its credential is suspended", target.name)
                     return None
                 result = await self._session(target)
         finally:
@@ -104,6 +104,7 @@ class CollectionRunner:
         status.success, status.seconds = result.ok, result.seconds
         identity = target.credential.identity
         if result.ok:
+            log.debug("%s: collected in %.1f s", target.name, result.seconds)
             status.last_success = result.started + result.seconds
             status.auth_failures_in_a_row = 0
             self.guard.auth_succeeded(identity)

@@ -7,7 +7,8 @@ and each device's place in the interval.
 - after an authentication failure a device waits an hour, doubling up to a day;
 - when one credential fails on `suspend_after` devices within `suspend_window`, it is
   suspended for `suspend_for` (one log line): a changed password must not lock the service
-  account out on TACACS by a thousand failed logins;
+  account out on TACACS by a thousand failed logins. Only reason `auth` counts (a device that
+  received the credential and refused it); `auth_method`, where it was never sent, does not;
 - targets are split into shards by a stable hash of their names.
 
 The concurrency limit and the one-session-per-device rule are applied where sessions start

@@ -1,29 +1,30 @@
 """The resolved collection configuration: targets with their credentials, and the collection
 settings, as the loader leaves them and the sessions and the scheduler use them.
 
-A credential holds where its secret is, never the secret itself unless the configuration
-wrote it inline: `Credential.secret()` reads a password file, a variable or a key only when
-a session needs it (files and environment change while the daemon runs). Passwords and
-passphrases stay out of every repr.
+A credential holds where its secret is and, once the configuration is loaded, the secret
+itself (`loaded`, read by the loader: a secret that cannot be read is a configuration error at
+start, and a changed password file takes effect at the next reload). It is kept in memory
+only. Passwords and passphrases stay out of every repr.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lic_exporter.collect.documents import DocumentError, read_text
 from lic_exporter.collect.platforms import Platform
+from lic_exporter.collect.secret_files import SecretError, check_key_file, read_env, read_secret_file
 
 HostKeyPolicy = Literal["accept-new", "strict", "insecure"]
 HOST_KEY_POLICIES: tuple[HostKeyPolicy, ...] = ("accept-new", "strict", "insecure")
 
+_AT_PLACE = re.compile(r"\d+:\d+: ")
 SOURCES = ("password_file", "password_env", "password", "key_file")
 # Inline passwords enter Credential.identity only through a keyed hash whose key lives in this
 # process alone: an identity written to a log cannot be used to guess the password offline.
@@ -36,6 +37,11 @@ class ConfigError(Exception):
     def __init__(self, problems: Iterable[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+    def located(self, path: Path) -> list[str]:
+        """Each problem as `FILE: key.path: message`, or `FILE:LINE:COL: message` for one at a
+        place in the file (a YAML syntax error, a key given twice)."""
+        return [f"{path}:{problem}" if _AT_PLACE.match(problem) else f"{path}: {problem}" for problem in self.problems]
 
 
 def given(names: list[str]) -> str:
@@ -52,7 +58,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class Credential:
-    """A user name and exactly one source of its secret; the secret is read only when connecting."""
+    """A user name and exactly one source of its secret, and the secret as the loader read it."""
 
     username: str
     password_file: Path | None = None
@@ -60,6 +66,7 @@ class Credential:
     password: str | None = field(default=None, repr=False)
     key_file: Path | None = None
     key_passphrase_file: Path | None = None
+    loaded: Secret | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         named = [name for name in SOURCES if getattr(self, name) is not None]
@@ -84,42 +91,29 @@ class Credential:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def secret(self) -> Secret:
-        """The secret, read now (files and environment change while the daemon runs).
-        Raises ConfigError naming the file or variable, never its content."""
+        """The secret as loaded with the configuration; read now for a credential made
+        elsewhere. Raises ConfigError naming the key and the file or variable, never its content."""
+        if self.loaded is not None:
+            return self.loaded
+        try:
+            return self.read()
+        except SecretError as error:
+            raise ConfigError(f"{self.source}: {error}") from None
+
+    def read(self) -> Secret:
+        """Read the secret from its source now (SecretError when it cannot be)."""
         if self.password_file is not None:
-            return Secret(password=_read_secret(self.password_file, "password_file"))
+            return Secret(password=read_secret_file(self.password_file)[0])
         if self.password_env is not None:
-            return Secret(password=_read_env(self.password_env))
+            return Secret(password=read_env(self.password_env))
         if self.password is not None:
             return Secret(password=self.password)
         assert self.key_file is not None
-        if not self.key_file.is_file():
-            raise ConfigError(f"key_file: {self.key_file}: no such file")
+        check_key_file(self.key_file)
         passphrase = None
         if self.key_passphrase_file is not None:
-            passphrase = _read_secret(self.key_passphrase_file, "key_passphrase_file")
+            passphrase = read_secret_file(self.key_passphrase_file)[0]
         return Secret(key_file=self.key_file, passphrase=passphrase)
-
-
-def _read_secret(path: Path, key: str) -> str:
-    """A file's text without its final line end (editors add one; it is no part of the secret)."""
-    try:
-        text = read_text(path)
-    except DocumentError as error:
-        raise ConfigError(f"{key}: {path}: {error}") from None
-    text = text.removesuffix("\n").removesuffix("\r")
-    if not text:
-        raise ConfigError(f"{key}: {path}: empty")
-    return text
-
-
-def _read_env(name: str) -> str:
-    value = os.environ.get(name)
-    if value is None:
-        raise ConfigError(f"password_env: environment variable {name} is not set")
-    if not value:
-        raise ConfigError(f"password_env: environment variable {name} is empty")
-    return value
 
 
 @dataclass(frozen=True, kw_only=True)

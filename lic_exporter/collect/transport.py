@@ -3,13 +3,20 @@ the host key per policy, offer the algorithms `legacy_algorithms` allows, and sa
 and in a contract reason why a login failed.
 
 Nothing from ~/.ssh is used (no agent, no default keys, no config file): a login uses the one
-credential configured. No failure message holds a password, a passphrase or a key file path.
+credential configured, once. A password goes by `password` authentication, or, where the
+switch offers only `keyboard-interactive` (TACACS+/RADIUS AAA), as the answer to a single
+prompt that asks for a password with echo off; any other question is refused. A key goes by
+`publickey` only. A refusal that never saw the credential (no method it could go by) is
+`auth_method`, not `auth`: it says nothing about the credential, and never counts towards
+suspending it. No failure message holds a password, a passphrase or a key file path, and what
+the switch said (a disconnect reason, a prompt) is quoted only through `printable`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +26,7 @@ import asyncssh
 from asyncssh.kex import get_default_kex_algs
 
 from lic_exporter.collect.failures import CollectError
+from lic_exporter.sources.printable import printable
 from lic_exporter.sources.terminal import SESSION_LIMIT
 
 if TYPE_CHECKING:
@@ -33,6 +41,9 @@ LEGACY_HOST_KEY_ALGS = ("ssh-rsa",)
 _MODERN_KEX = tuple(alg.decode() for alg in get_default_kex_algs()
                     if not alg.startswith(b"gss-") and not alg.endswith(b"-sha1"))
 _LEGACY_HINT = "; an old switch may need legacy_algorithms: true (SHA-1 key exchange, ssh-rsa)"
+# A keyboard-interactive prompt that asks for the password (`Password:`, `Passcode:`,
+# `licmon@10.1.1.1's password:`); any other question gets no answer.
+PASSWORD_PROMPT = re.compile(r"pass(?:word|code)", re.IGNORECASE)
 
 
 class HostKeyCheck:
@@ -157,15 +168,97 @@ def _known_hosts(path: Path) -> asyncssh.SSHKnownHosts | None:
     return entries
 
 
+class Login:
+    """The one credential of one connection, handed out once: whether it was sent (a refusal
+    after that is `auth`, before it `auth_method`), and the question refused, if any."""
+
+    def __init__(self, password: str | None = None, key: asyncssh.SSHKey | None = None):
+        self._password = password
+        self._key = key
+        self.sent = False
+        self.refused: str | None = None  # a keyboard-interactive question not answered, printable
+
+    def key(self) -> asyncssh.SSHKey | None:
+        if self._key is None or self.sent:
+            return None
+        self.sent = True
+        return self._key
+
+    def password(self) -> str | None:
+        if self._password is None or self.sent:
+            return None
+        self.sent = True
+        return self._password
+
+    def wants_kbdint(self) -> bool:
+        return self._password is not None and not self.sent
+
+    def answer(self, instructions: str, prompts: Sequence[tuple[str, bool]]) -> list[str] | None:
+        """The answers to one keyboard-interactive challenge: none to a message without
+        questions, the password to a lone password prompt with echo off (once), else a refusal
+        (None)."""
+        if not prompts:
+            return []
+        question, echo = prompts[0]
+        if len(prompts) == 1 and not echo and PASSWORD_PROMPT.search(question):
+            password = self.password()
+            if password is not None:
+                return [password]
+        questions = " / ".join(printable(text, 60) for text, _ in prompts[:4])
+        self.refused = printable(f"{questions}{' (echoed)' if echo else ''}" if questions else instructions)
+        return None
+
+
 class _Client(asyncssh.SSHClient):
-    def __init__(self, check: HostKeyCheck):
+    def __init__(self, check: HostKeyCheck, login: Login):
         self._check = check
+        self.login = login
+        self.lost: Exception | None = None  # why the connection ended, once it has
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         self._check.conn = conn
+        conn.set_extra_info(lic_exporter_client=self)  # asyncssh forgets a connection's owner when it closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
         return self._check.unknown_key(key)
+
+    def public_key_auth_requested(self) -> Any:
+        key = self.login.key()
+        return [key] if key is not None else None
+
+    def password_auth_requested(self) -> str | None:
+        return self.login.password()
+
+    def kbdint_auth_requested(self) -> str | None:
+        return "" if self.login.wants_kbdint() else None  # "": the server chooses the submethod
+
+    def kbdint_challenge_received(self, name: str, instructions: str, lang: str,
+                                  prompts: Sequence[tuple[str, bool]]) -> list[str] | None:
+        return self.login.answer(instructions, prompts)
+
+
+def closed_by_device(conn: asyncssh.SSHClientConnection) -> str | None:
+    """None while the connection is open; once it is closed, why, in the device's words made
+    printable ("" when it said nothing)."""
+    if not conn.is_closed():
+        return None
+    lost = _lost(conn)
+    return printable(lost.reason) if isinstance(lost, asyncssh.DisconnectError) and lost.reason else ""
+
+
+def _lost(conn: asyncssh.SSHClientConnection) -> Exception | None:
+    client = conn.get_extra_info("lic_exporter_client")
+    return client.lost if isinstance(client, _Client) else None
+
+
+def said_session_limit(conn: asyncssh.SSHClientConnection) -> bool:
+    """Whether the device said, when it ended the connection, that it refuses another session."""
+    lost = _lost(conn)
+    return isinstance(lost, asyncssh.DisconnectError) and (
+        lost.code == asyncssh.DISC_TOO_MANY_CONNECTIONS or SESSION_LIMIT.search(lost.reason) is not None)
 
 
 def _load_key(key_file: Path, passphrase: str | None) -> asyncssh.SSHKey:
@@ -181,33 +274,36 @@ def _load_key(key_file: Path, passphrase: str | None) -> asyncssh.SSHKey:
         raise CollectError("other", f"the configured key file cannot be read: {exc.strerror}") from None
 
 
-def _connect_options(target: Target, secret: Secret, check: HostKeyCheck) -> dict[str, Any]:
-    """asyncssh.connect() options: one authentication method with one credential, nothing
-    from ~/.ssh (no agent, no default keys, no config file), algorithms per legacy_algorithms."""
+def _connect_options(target: Target, secret: Secret, check: HostKeyCheck) -> tuple[dict[str, Any], Login]:
+    """asyncssh.connect() options: one credential, handed out once by the client object (not
+    by asyncssh's own `password`/`client_keys`, so that it knows whether the credential was
+    sent), nothing from ~/.ssh (no agent, no default keys, no config file), algorithms per
+    legacy_algorithms."""
+    methods: tuple[str, ...]
     if secret.key_file is not None:
-        method, keys, password = "publickey", [_load_key(secret.key_file, secret.passphrase)], None
+        login, methods = Login(key=_load_key(secret.key_file, secret.passphrase)), ("publickey",)
     elif secret.password is not None:
-        method, keys, password = "password", None, secret.password
+        login, methods = Login(password=secret.password), ("password", "keyboard-interactive")
     else:
         raise CollectError("other", "no password or key to log in with")
     legacy = bool(target.legacy_algorithms)
     return {
         "port": target.port,
         "username": target.credential.username,
-        "password": password,
-        "client_keys": keys,
+        "password": None,
+        "client_keys": None,  # None: no default keys; the client object hands out the one key
         "agent_path": None,
         "agent_forwarding": False,
-        "preferred_auth": method,
-        "public_key_auth": method == "publickey",
-        "password_auth": method == "password",
-        "kbdint_auth": False,
+        "preferred_auth": ",".join(methods),
+        "public_key_auth": "publickey" in methods,
+        "password_auth": "password" in methods,
+        "kbdint_auth": "keyboard-interactive" in methods,
         "host_based_auth": False,
         "gss_host": None,
         "config": None,
         "x509_trusted_certs": None,
         "known_hosts": check.known_hosts,
-        "client_factory": lambda: _Client(check),
+        "client_factory": lambda: _Client(check, login),
         "kex_algs": list(_MODERN_KEX + LEGACY_KEX) if legacy else list(_MODERN_KEX),
         # "-ssh-rsa" leaves asyncssh's choice (the types recorded for the host, else its
         # defaults) without the SHA-1 signature; () is that choice with it.
@@ -215,46 +311,47 @@ def _connect_options(target: Target, secret: Secret, check: HostKeyCheck) -> dic
         "signature_algs": () if legacy else "-" + ",".join(LEGACY_HOST_KEY_ALGS),
         "connect_timeout": target.connect_timeout,
         "keepalive_interval": 0,
-    }
+    }, login
 
 
 async def connect(target: Target, secret: Secret) -> asyncssh.SSHClientConnection:
     """A logged-in SSH connection to `target`, its host key checked per policy; CollectError
     with the failure classified otherwise."""
     check = HostKeyCheck(target)
-    options = _connect_options(target, secret, check)
+    options, login = _connect_options(target, secret, check)
     try:
         conn = await asyncssh.connect(target.host, **options)
     except Exception as exc:  # every failure is classified
-        raise _connect_failure(exc, target, check) from None
+        raise _connect_failure(exc, target, check, login) from None
     log.debug("%s: logged in to %s:%d", target.name, target.host, target.port)
     return conn
 
 
-def _connect_failure(exc: Exception, target: Target, check: HostKeyCheck) -> CollectError:
+def _connect_failure(exc: Exception, target: Target, check: HostKeyCheck, login: Login) -> CollectError:
     where = f"{target.host}:{target.port}"
     if isinstance(exc, CollectError):
         return exc
     if isinstance(exc, TimeoutError):
         return CollectError("timeout", f"no SSH login to {where} within connect_timeout {target.connect_timeout:g} s")
     if isinstance(exc, asyncssh.PermissionDenied):
-        return CollectError("auth", f"login refused for user {target.credential.username} at {where}")
+        return _refused(target, where, login)
+    reason = printable(getattr(exc, "reason", "") or "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return check.error() if check.problem else CollectError("hostkey", f"host key of {where}: {exc.reason}")
+        return check.error() if check.problem else CollectError("hostkey", f"host key of {where}: {reason}")
     if isinstance(exc, asyncssh.KeyExchangeFailed):
         if target.legacy_algorithms:
-            return CollectError("connect", f"no algorithm in common with {where}, even the legacy ones: {exc.reason}")
-        return CollectError("connect", f"no algorithm in common with {where} ({exc.reason})" + _LEGACY_HINT)
+            return CollectError("connect", f"no algorithm in common with {where}, even the legacy ones: {reason}")
+        return CollectError("connect", f"no algorithm in common with {where} ({reason})" + _LEGACY_HINT)
     if isinstance(exc, asyncssh.DisconnectError):
         if exc.code == asyncssh.DISC_TOO_MANY_CONNECTIONS or SESSION_LIMIT.search(exc.reason):
-            return CollectError("session_limit", f"{where} refused another session: {exc.reason}")
+            return CollectError("session_limit", f"{where} refused another session: {reason}")
         if isinstance(exc, asyncssh.ConnectionLost):
             if check.key_exchange_done():
-                return CollectError("connect", f"{where} closed the connection during the login: {exc.reason}")
+                return CollectError("connect", f"{where} closed the connection during the login: {reason}")
             # A switch that finds no algorithm in common may hang up before saying why.
             return CollectError("connect", f"{where} closed the connection before the key exchange completed: "
-                                           f"{exc.reason}" + ("" if target.legacy_algorithms else _LEGACY_HINT))
-        return CollectError("other", f"SSH with {where}: {exc.reason}")
+                                           f"{reason}" + ("" if target.legacy_algorithms else _LEGACY_HINT))
+        return CollectError("other", f"SSH with {where}: {reason}")
     if isinstance(exc, socket.gaierror):
         return CollectError("connect", f"host name {target.host} not resolved: {exc.strerror}")
     if isinstance(exc, ConnectionRefusedError):
@@ -262,5 +359,20 @@ def _connect_failure(exc: Exception, target: Target, check: HostKeyCheck) -> Col
     if isinstance(exc, OSError):
         return CollectError("connect", f"cannot connect to {where}: {exc.strerror or exc}")
     if isinstance(exc, asyncssh.Error):
-        return CollectError("other", f"SSH with {where}: {exc.reason}")
+        return CollectError("other", f"SSH with {where}: {reason}")
     return CollectError("other", f"connecting to {where}: {type(exc).__name__}")
+
+
+def _refused(target: Target, where: str, login: Login) -> CollectError:
+    """A login refusal: `auth` once the credential was sent, `auth_method` before."""
+    user = target.credential.username
+    if login.sent:
+        return CollectError("auth", f"login refused for user {user} at {where}")
+    if login.refused is not None:
+        return CollectError("auth_method", f"{where} asked '{login.refused}' in its keyboard-interactive login for "
+                                           f"user {user}; only a single password prompt is answered, so the "
+                                           "credential was not sent")
+    kind = "key (publickey)" if target.credential.key_file is not None else \
+        "password (password or keyboard-interactive)"
+    return CollectError("auth_method", f"{where} offers no login method for the configured {kind} of user "
+                                       f"{user}: the credential was not sent")

@@ -93,7 +93,7 @@ def _continue_copy(judging: _Judged, files: Collection[Followed], shorter: bool)
             if copied is not None:
                 other.truncations.remove(truncation)
                 followed.reading, followed.decided, followed.tried = copied, True, []
-                log.info("%s: a copy of %s, which was truncated: following from byte %d",
+                log.debug("%s: a copy of %s, which was truncated: following from byte %d",
                          followed.path, other.path, copied.offset)
                 return True
             if size >= reading.offset:  # all the bytes are there, and they differ
@@ -116,7 +116,7 @@ def _decide(judging: _Judged, now: float, files: Collection[Followed]) -> bool:
     if resembles and not late:
         return False
     if resembles:  # it began like a file read already, which was not truncated: a file of its own
-        log.info("%s: not a copy of a truncated file: following from its start (%.0f s late)",
+        log.debug("%s: not a copy of a truncated file: following from its start (%.0f s late)",
                  followed.path, now - seen)
     followed.decided, followed.tried = True, []
     return True

@@ -1,16 +1,18 @@
 """Answer one HTTP request whose head has arrived, from the page source: /metrics (plain or
-gzip, the cached page), a landing page, /-/healthy and /-/ready, behind basic auth when users
-are configured."""
+gzip, the cached page), a landing page, /-/healthy, /-/ready and POST /-/reload, behind basic
+auth when users are configured."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from lic_exporter import __version__
 from lic_exporter.daemon.auth import authorised
@@ -45,6 +47,23 @@ class PageSource(Protocol):
     def page(self) -> RenderedPage: ...
 
     def is_ready(self) -> bool: ...
+
+
+@runtime_checkable
+class LiveSource(PageSource, Protocol):
+    """The daemon's page source (daemon.scrape.DaemonSource): it finishes each /metrics answer
+    itself (the page, then what is read at the scrape), and may reload on POST /-/reload."""
+
+    def metrics(self, gzipped: bool) -> Sequence[bytes]: ...
+
+    @property
+    def lifecycle_enabled(self) -> bool: ...
+
+    def reload(self) -> str | None: ...  # None once done, else why the configuration was not reloaded
+
+
+LIFECYCLE_DISABLED = b"lifecycle API not enabled; start with --web.enable-lifecycle\n"
+_DRAIN_BYTES = 1 << 20  # of a request body already arrived, read and dropped before closing
 
 
 @dataclass(frozen=True)
@@ -117,12 +136,19 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         del self.conn.buffer[:self.rfile.tell()]  # what is left is the next (pipelined) request
 
+    def _authorised(self) -> bool:
+        if authorised(self.headers.get("Authorization", ""), self.site.web):
+            return True
+        self._send(401, b"Unauthorized\n", extra={"WWW-Authenticate": 'Basic realm="lic_exporter"'})
+        return False
+
     def do_GET(self) -> None:
-        if not authorised(self.headers.get("Authorization", ""), self.site.web):
-            self._send(401, b"Unauthorized\n", extra={"WWW-Authenticate": 'Basic realm="lic_exporter"'})
+        if not self._authorised():
             return
         path = self.path.split("?", 1)[0]
-        if path == "/metrics":
+        if path == "/-/reload":
+            self._send(405, b"Method not allowed: POST /-/reload\n", extra={"Allow": "POST"})
+        elif path == "/metrics":
             self._metrics()
         elif path == "/":
             html = self.site.source.page().html or _LANDING.format(version=__version__).encode()
@@ -135,26 +161,71 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"Not found\n")
 
+    def do_POST(self) -> None:
+        """POST /-/reload. A POST's body is never read: the answer closes the connection, so
+        that what is left of a body cannot be taken for the next request."""
+        try:
+            if not self._authorised():
+                return
+            path = self.path.split("?", 1)[0]
+            if path == "/-/reload":
+                self._reload()
+            else:  # as for any method the server does not implement
+                self._send(501, b"Unsupported method: POST\n")
+        finally:
+            self.close_connection = True
+            self._drop_arrived()
+
+    def _reload(self) -> None:
+        source = self.site.source
+        if not isinstance(source, LiveSource) or not source.lifecycle_enabled:
+            self._send(403, LIFECYCLE_DISABLED)
+            return
+        problem = source.reload()
+        # The reload may have taken longer than a response may: the time to send starts now.
+        self.wfile = _Writer(self.request, self.site.write_seconds)  # type: ignore[assignment]
+        if problem is None:
+            self._send(200, b"Reloaded\n")
+        else:
+            self._send(500, f"failed to reload config: {problem}\n".encode(errors="replace"))
+
+    def _drop_arrived(self) -> None:
+        """Read and drop what has arrived of a body, without waiting for more: closing a socket
+        with unread data resets the connection, which can cost the client its answer."""
+        with contextlib.suppress(OSError, ValueError):  # ssl's want-read is an OSError too
+            self.request.setblocking(False)
+            left = _DRAIN_BYTES
+            while left > 0 and (chunk := self.request.recv(min(left, 65536))):
+                left -= len(chunk)
+
     def _metrics(self) -> None:
-        if not self.site.source.is_ready():  # an empty page would make every series go stale
+        source = self.site.source
+        if not source.is_ready():  # an empty page would make every series go stale
             self._send(503, b"Not ready: initial scan running\n")
             return
-        page = self.site.source.page()
-        if accepts_gzip(self.headers.get("Accept-Encoding", "")):
-            self._send(200, page.gzipped, CONTENT_TYPE, {"Content-Encoding": "gzip"})
+        gzipped = accepts_gzip(self.headers.get("Accept-Encoding", ""))
+        if isinstance(source, LiveSource):
+            body: Sequence[bytes] = source.metrics(gzipped)
         else:
-            self._send(200, page.text, CONTENT_TYPE)
+            page = source.page()
+            body = (page.gzipped if gzipped else page.text,)
+        self._send(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip"} if gzipped else None)
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
+    def _send(self, status: int, body: bytes | Sequence[bytes], content_type: str = "text/plain; charset=utf-8",
               extra: dict[str, str] | None = None) -> None:
+        """`body` whole, or in pieces sent one after the other."""
+        pieces = (body,) if isinstance(body, bytes) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(piece) for piece in pieces)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
+        if self.command == "POST":
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            for piece in pieces:
+                self.wfile.write(piece)
 
     do_HEAD = do_GET  # noqa: N815
 

@@ -61,6 +61,7 @@ class SyslogFollower:
     _files: dict[tuple[int, int], Followed] = field(default_factory=dict)
     _started: bool = False  # a first look was taken: every file then present is read from its start
     _looks: int = 0  # looks taken
+    _matched: dict[str, int] = field(default_factory=dict)  # pattern -> files it matched at the last look
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def poll(self) -> None:
@@ -91,6 +92,8 @@ class SyslogFollower:
             for key in set(self._files) - set(found):
                 self._retire(key, now)
             forget_truncations(self._files.values(), now)
+            if not self._started:
+                _warn_unmatched(self._matched)
             self._started = True
             changed = (self.totals.lines, sum(self.totals.messages.values())) != before
         if changed and self.on_change is not None:
@@ -100,7 +103,9 @@ class SyslogFollower:
         """(device, inode) -> (path, size) of the matching files; new ones are opened (the
         identity is that of the file opened, whatever the name holds by then)."""
         found: dict[tuple[int, int], tuple[str, int]] = {}
-        for path in sorted(_matching(self.patterns)):
+        matching = {pattern: _matching([pattern]) for pattern in self.patterns}
+        self._matched = {pattern: len(paths) for pattern, paths in matching.items()}
+        for path in sorted(set().union(*matching.values())):
             try:
                 stat = os.stat(path)
             except OSError:
@@ -124,12 +129,12 @@ class SyslogFollower:
 
     def _follow(self, followed: Followed, path: str, size: int, now: float) -> None:
         if followed.path != path:
-            log.info("%s: renamed to %s, following on", followed.path, path)
+            log.debug("%s: renamed to %s, following on", followed.path, path)
             followed.path = path
         followed.gone_since = None
         followed.look(now, self._looks)
         if followed.truncated(size):
-            log.info("%s: truncated or rewritten, reading again from its start", path)
+            log.debug("%s: truncated or rewritten, reading again from its start", path)
             followed.truncations.append(Truncation(followed.previous, now, followed.reading))
             followed.reading = Reading()
         self._drain(followed, final=False)
@@ -148,7 +153,7 @@ class SyslogFollower:
         followed = self._files[key]
         if followed.gone_since is None:
             followed.gone_since = now
-            log.info("%s: no longer matched; read on for %d s", followed.path, ROTATED_GRACE_SECONDS)
+            log.debug("%s: no longer matched; read on for %d s", followed.path, ROTATED_GRACE_SECONDS)
         final = now - followed.gone_since >= ROTATED_GRACE_SECONDS
         if not followed.decided:  # still waiting to be told for a copy or not (see copies.settle)
             if not final:
@@ -158,6 +163,11 @@ class SyslogFollower:
         self._drain(followed, final=final)
         if final:
             del self._files[key]
+
+    def pattern_files(self) -> dict[str, int]:
+        """Each --syslog argument as given -> the files it matched at the last look (every few s)."""
+        with self._lock:
+            return dict(self._matched) if self._looks else {p: len(_matching([p])) for p in self.patterns}
 
     def snapshot(self) -> Tally:
         """A copy of the totals, safe to render while following goes on."""
@@ -200,6 +210,18 @@ class SyslogFollower:
         followed.reading.lines += lines
 
 
+def _warn_unmatched(matched: dict[str, int]) -> None:
+    """At the first look: a pattern that matches nothing is likely a typo (a file may still
+    appear later: it is looked for all the time)."""
+    for pattern, count in matched.items():
+        if count:
+            continue
+        folder = _fixed_folder(pattern)
+        why = f"folder {folder} does not exist" if not folder.is_dir() else "no file there matches it"
+        log.warning("--syslog %s matches no file (%s); check the pattern for a typo. It is looked for every "
+                    "few seconds, so a file that appears later is followed", pattern, why)
+
+
 def _matching(patterns: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for pattern in patterns:
@@ -233,11 +255,17 @@ def _watch_points(patterns: Iterable[str]) -> set[tuple[str, bool]]:
     """(folder, recursive) to watch for each pattern: its fixed folder part."""
     points = set()
     for pattern in patterns:
-        folders = Path(pattern).parts[:-1]
-        wild = next((i for i, part in enumerate(folders) if glob.has_magic(part)), len(folders))
-        folder, recursive = Path(*folders[:wild]), wild < len(folders)
-        if not folder.is_dir():  # not there yet: the daemon's periodic poll picks it up
-            log.warning("--syslog %s: folder %s does not exist (yet); polled every few seconds", pattern, folder)
+        folder = _fixed_folder(pattern)
+        recursive = any(glob.has_magic(part) for part in Path(pattern).parts[:-1])
+        if not folder.is_dir():  # not there yet: the periodic look picks it up (warned at the first look)
+            log.debug("--syslog %s: folder %s does not exist (yet); looked at every few seconds", pattern, folder)
             continue
         points.add((str(folder), recursive))
     return points
+
+
+def _fixed_folder(pattern: str) -> Path:
+    """The folder part of a pattern before its first wildcard."""
+    folders = Path(pattern).parts[:-1]
+    wild = next((i for i, part in enumerate(folders) if glob.has_magic(part)), len(folders))
+    return Path(*folders[:wild])

@@ -261,9 +261,20 @@ class MetricsServer:
 
 def parse_address(text: str) -> tuple[str, int]:
     """`:10311`, `127.0.0.1:10311`, `[::1]:10311` -> (host, port); an empty host is every
-    interface."""
+    interface. ValueError says what is wrong and what was expected, without repeating `text`."""
+    example = "expected HOST:PORT, e.g. :10311 (every interface), 127.0.0.1:10311 or [::1]:10311"
+    text = text.strip()
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+    if text.isdigit():
+        raise ValueError(f"a port alone is written with a colon before it (:{text}): {example}")
+    if not sep or text.endswith("]"):
+        raise ValueError(f"no port: {example}")
+    if not port:
+        raise ValueError(f"no port after the colon: {example}")
+    if not port.isascii() or not port.isdigit():
+        raise ValueError(f"the port is not a number: {example}")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {int(port)} is out of range 1-65535: {example}")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"an IPv6 address goes in brackets: {example}")
+    return host.strip("[]") or "0.0.0.0", int(port)

@@ -1,21 +1,27 @@
-"""Assemble one rendering of /metrics, and its gzip, from the per-device text.
+"""Assemble one rendering of /metrics, its gzip and the status page at /, from the per-device
+text and facts.
 
 A page is built whole and then swapped in whole: a scrape only hands out the current page, so
 it never sees half an update and never waits for parsing. Assembling costs no parsing: the
-device text is ready, only the day counts and the findings are computed for `now`.
+device text is ready, only the day counts and the findings are computed for `now`, once, for
+both /metrics and the status page (which therefore never disagree).
 """
 
 from __future__ import annotations
 
-import gzip
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from lic_exporter.analysis.diagnose import Facts, diagnose, with_syslog
+from lic_exporter.analysis.diagnose import Facts, Finding, diagnose, with_syslog
+from lic_exporter.daemon.gzip_head import GzipHead
+from lic_exporter.exposition.landing import StatusHeader, status_page
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, exposition
 from lic_exporter.parsing.syslog_tally import Tally
+
+log = logging.getLogger("lic_exporter")
 
 
 @dataclass(frozen=True)
@@ -23,18 +29,37 @@ class Page:
     """One rendering of /metrics, swapped in whole."""
 
     text: bytes
-    gzipped: bytes
+    gzip: GzipHead  # the text compressed once, in the thread that rendered it
     rendered_at: float  # time.monotonic()
     html: bytes = b""  # the status page at /, rendered with it (empty: the plain landing page)
 
+    @property
+    def gzipped(self) -> bytes:
+        """The text alone as one gzip member."""
+        return self.gzip.prefix + self.gzip.finish(b"")
 
-EMPTY_PAGE = Page(b"", b"", 0.0)
+
+EMPTY_PAGE = Page(b"", GzipHead(b""), 0.0)
 
 
 def assemble(devices: list[DeviceText], facts: Iterable[Facts], stats: ExporterStats, tally: Tally,
-             now: datetime, collect: Iterable[CollectStatus] | None, deadline_days: bool = True) -> Page:
+             now: datetime, collect: Iterable[CollectStatus] | None, deadline_days: bool = False,
+             header: StatusHeader | None = None) -> Page:
     """The page for these devices (in page order), syslog totals and collection statuses, with
-    the day counts and the diagnose findings computed for `now`."""
-    findings = diagnose(with_syslog(facts, tally), now)
+    the day counts and the diagnose findings computed for `now`; with `header`, the status
+    page too."""
+    fleet = with_syslog(facts, tally)
+    findings = diagnose(fleet, now)
     text = exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days)
-    return Page(text, gzip.compress(text, compresslevel=6), time.monotonic())
+    html = _status_html(fleet, findings, header, now) if header is not None else b""
+    return Page(text, GzipHead(text), time.monotonic(), html)
+
+
+def _status_html(fleet: list[Facts], findings: list[Finding], header: StatusHeader, now: datetime) -> bytes:
+    """The status page; should it fail, /metrics is still served new (and / the plain landing
+    page): the status page is for people, the metrics feed the alerts."""
+    try:
+        return status_page(fleet, findings, header, now)
+    except Exception:
+        log.exception("rendering the status page failed; / serves the plain landing page")
+        return b""

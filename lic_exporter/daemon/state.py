@@ -4,8 +4,9 @@ device's text and facts, and the cached /metrics page assembled from them.
 Data flows one way: a parsed file is applied (or a file that is gone forgotten); the devices
 it names, before and after, are drawn again from the records of every file that names them
 (metrics.device_text, diagnose.facts_of); render() assembles a new page from the per-device
-text (page.assemble) and swaps it in whole. Records are kept as the parser made them: drawing
-a device again decodes nothing.
+text (page.assemble) and swaps it in whole, /metrics and the status page at / together. Records
+are kept as the parser made them: drawing a device again decodes nothing. Until the first
+render (the end of the initial scan) the status page says that the scan is running.
 
 It runs no threads and waits for nothing: the watcher calls it from its threads (the initial
 scan, the settle loop, a SIGHUP's rescan), so every public method may be called from any
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
 from lic_exporter.daemon.about import About
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
+from lic_exporter.exposition.landing import starting_page
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, device_text
 from lic_exporter.model.records import Record
 from lic_exporter.parsing.results import FileResult, ParseIssue
@@ -50,13 +52,15 @@ class ExporterState:
     """`know_devices` is told the devices the show outputs name (syslog counting admits them
     under --syslog.known-devices-only); `clock` gives the time the day counts and findings are
     computed for; `syslog_totals` a copy of the followed syslog files' totals; `collect_status`
-    each target's collection status, when the daemon collects."""
+    each target's collection status, when the daemon collects; `syslog_patterns` how many files
+    each --syslog pattern matches now (for the status page)."""
 
     def __init__(self, know_devices: Callable[[Iterable[str]], None] | None = None,
                  clock: Callable[[], datetime] = utc_now, syslog_totals: Callable[[], Tally] | None = None,
                  collect_status: Callable[[], Iterable[CollectStatus]] | None = None,
-                 about: About | None = None, deadline_days: bool = True,
-                 config_reload: Callable[[], tuple[bool, float]] | None = None):
+                 about: About | None = None, deadline_days: bool = False,
+                 config_reload: Callable[[], tuple[bool, float]] | None = None,
+                 syslog_patterns: Callable[[], Mapping[str, int]] | None = None):
         self.files: dict[str, FileState] = {}
         self.device_files: dict[str, set[str]] = {}
         self.devices: dict[str, DeviceText] = {}
@@ -69,12 +73,13 @@ class ExporterState:
         self.about = about if about is not None else About()
         self._deadline_days = deadline_days
         self._config_reload = config_reload
+        self._syslog_patterns = syslog_patterns
         # Guards the five fields above: the initial scan, the settle loop and a SIGHUP's rescan
         # change them from different threads, and render() reads them from yet another.
         # Reentrant, so that a method holding it may call another that takes it.
         self._lock = threading.RLock()
         self._render_lock = threading.Lock()  # an older snapshot must not be swapped in after a newer one
-        self._page = EMPTY_PAGE
+        self._page = replace(EMPTY_PAGE, html=starting_page(self.about.header(utc_now())))
         self._warned_syslog: set[str] = set()
 
     # --- files -> records -> device text -----------------------------------------------------
@@ -106,7 +111,7 @@ class ExporterState:
             if result.ok:
                 records = result.records
                 state = FileState(records, frozenset(record.device for record in records), True)
-                log.info("%s: parsed, %d record(s)", path, len(records))
+                log.debug("%s: parsed, %d record(s)", path, len(records))  # the scan's summary line is at info
             else:  # keep the last good records of a file that broke
                 kept = before.records if before else ()
                 state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]))
@@ -145,7 +150,7 @@ class ExporterState:
     def _forget(self, path: str) -> None:
         state = self.files.pop(path, None)
         if state is not None:
-            log.info("%s: gone, its series go with it", path)
+            log.debug("%s: gone, its series go with it", path)
             self._reindex(path, state.devices, frozenset())
 
     def _reindex(self, path: str, old: frozenset[str], new: frozenset[str]) -> None:
@@ -188,13 +193,26 @@ class ExporterState:
         with self._lock:
             devices = [self.devices[name] for name in sorted(self.devices)]
             facts = list(self.facts.values())
-            errors = sum(1 for state in self.files.values() if not state.ok)
+            problems = _problems(self.files)
+            errors = len(problems)
             files, parse_errors = len(self.files), self.parse_errors
         tally = self._syslog_totals() if self._syslog_totals is not None else Tally()
-        stats = ExporterStats(files_ok=files - errors, files_error=errors, parse_errors=parse_errors,
-                              syslog_lines=tally.lines, syslog_unparsed=tally.unparsed,
-                              syslog_undecodable=tally.undecodable, syslog_nul=tally.nul,
-                              syslog_device_limited=tally.device_limited,
-                              config_reload=self._config_reload() if self._config_reload is not None else None)
+        stats = _stats(files - errors, errors, parse_errors, tally,
+                       self._config_reload() if self._config_reload is not None else None)
         collect = self._collect_status() if self._collect_status is not None else None
-        self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days)
+        header = self.about.header(utc_now(), self._syslog_patterns() if self._syslog_patterns is not None else None,
+                                   files_ok=files - errors, files_error=errors, file_problems=problems)
+        self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days,
+                              header=header)
+
+
+def _problems(files: Mapping[str, FileState]) -> list[str]:
+    """The one-line problem of each file with errors, by path."""
+    return [files[path].problem or path for path in sorted(path for path, state in files.items() if not state.ok)]
+
+
+def _stats(files_ok: int, files_error: int, parse_errors: int, tally: Tally,
+           config_reload: tuple[bool, float] | None) -> ExporterStats:
+    return ExporterStats(files_ok=files_ok, files_error=files_error, parse_errors=parse_errors,
+                         syslog_lines=tally.lines, syslog_unparsed=tally.unparsed, syslog_undecodable=tally.undecodable,
+                         syslog_nul=tally.nul, syslog_device_limited=tally.device_limited, config_reload=config_reload)

@@ -78,11 +78,10 @@ class FolderWatcher:
             watch_syslog(self.follower, self._observer)
         self._observer.start()  # events during the scan are kept and handled after it
         try:
-            self.rescan()
+            self.rescan("initial")
         except Exception:  # never 503 forever: serve what was read, go on following changes
             log.exception("the initial scan failed part-way; serving what it read")
         self._ready.set()
-        log.info("initial scan done: %d files, %d devices", len(self.state.files), len(self.state.devices))
         for target in (self._settle_loop, self._refresh_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
             thread.start()
@@ -99,12 +98,12 @@ class FolderWatcher:
 
     # --- what signals and events call --------------------------------------------------------------
 
-    def rewatch(self) -> None:
+    def rewatch(self, reason: str = "reload") -> None:
         """SIGHUP: watch every folder afresh and parse everything again, one at a time."""
         with self._rewatch_lock:
             if self._observer is not None:
                 self.roots.watch(self._observer, self._events)
-            self.rescan()
+            self.rescan(reason)
 
     def refresh(self) -> None:
         """Assemble the page again soon (a change that needs no parsing)."""
@@ -117,15 +116,23 @@ class FolderWatcher:
         for path in known + present:
             self.pending.mark(path)
 
-    def rescan(self) -> None:
+    def rescan(self, reason: str = "reload") -> None:
         """Parse every file under the watched folders again (start, SIGHUP); forget files
-        that are gone."""
+        that are gone. One summary line at info: each file's own lines are debug (or warnings)."""
+        begun = time.monotonic()
         self.state.keep_only({str(path) for path, _ in walk(self.roots.folders)})
         for result in self.parser.parse_paths(self.roots.folders, jobs=self.parser.jobs, syslog_events=False):
             self._guarded(result.path, partial(self.state.apply, result))
         if self.follower is not None:
             self.follower.poll()
         self.state.render()
+        self._summary(reason, time.monotonic() - begun)
+
+    def _summary(self, reason: str, seconds: float) -> None:
+        files = list(self.state.files.values())  # a copy: the settle loop may change the files meanwhile
+        ok = sum(1 for file in files if file.ok)
+        log.info("scan done", extra={"scan": reason, "files_ok": ok, "files_with_errors": len(files) - ok,
+                                     "devices": len(self.state.devices), "seconds": round(seconds, 3)})
 
     # --- background loops --------------------------------------------------------------------------
 
@@ -173,7 +180,7 @@ class FolderWatcher:
     def _refresh_once(self) -> None:
         if self.roots.changed():
             log.warning("a watched folder was removed or replaced: watching it again")
-            self.rewatch()
+            self.rewatch("folder replaced")
         if self.follower is not None:
             self.follower.poll()
         if time.monotonic() - self.state.page().rendered_at >= DAYS_REFRESH_SECONDS:

@@ -70,7 +70,9 @@ def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files
                           syslog_undecodable=tally.undecodable, syslog_nul=tally.nul,
                           syslog_device_limited=tally.device_limited)
     findings = diagnose(fleet_facts(device_views(records), tally), now)
-    return exposition(devices_text(records), tally, stats, now, findings).decode()
+    # No day counts (they would freeze when the file is written) and no process_* families
+    # (node_exporter has its own): the textfile says what the outputs say.
+    return exposition(devices_text(records), tally, stats, now, findings, deadline_days=False).decode()
 
 
 _COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION",

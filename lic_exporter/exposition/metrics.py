@@ -3,7 +3,9 @@
 Pure: the same records, syslog tally and `now` give the same bytes, so the one-shot
 `parse --format prometheus` and the daemon share this unchanged. A device's series are written
 to text once (device_text; the daemon keeps it until the device's files change); a page is
-assembled from that text, with only the day counts and the findings computed for its `now`.
+assembled from that text, with only the findings (and, opted in, the day counts) computed for
+its `now`. The process_* families are not here: the daemon adds them at each scrape
+(daemon/scrape.py), and textfile output has node_exporter's own.
 
 Names, labels and vocabularies are the public contract (README, "Metrics"; the names in
 model/vocabulary.py). A value the output does not state is an absent series, never a sentinel.
@@ -31,6 +33,7 @@ from lic_exporter.model.records import (
     Record,
     RegistrationState,
 )
+from lic_exporter.model.release import python_version, revision
 from lic_exporter.model.vocabulary import COLLECT_REASONS, Attempt, MetricName
 from lic_exporter.parsing.syslog_tally import Tally
 
@@ -86,11 +89,13 @@ class _DeviceFamilies:
                                        ["device", "state"])
         self.authorization = TextFamily(MetricName.AUTHORIZATION_STATE,
                                         "License authorization state (1 for the current state)", ["device", "state"])
-        self.deadline = TextFamily(MetricName.DEADLINE_TIMESTAMP, "When a licensing deadline passes",
-                                   ["device", "deadline"])
-        # Left empty per device: the day counts depend on the time of the page (_add_day_counts).
-        self.deadline_days = TextFamily(MetricName.DEADLINE_DAYS, "Days from now until the deadline; negative once "
-                                        "passed", ["device", "deadline"])
+        self.deadline = TextFamily(MetricName.DEADLINE_TIMESTAMP, "When a licensing deadline passes (days left: "
+                                   "(this - time()) / 86400)", ["device", "deadline"])
+        # Left empty per device: the day counts depend on the time of the page (_add_day_counts),
+        # and are on it only when asked for (serve --metrics.deadline-days).
+        self.deadline_days = TextFamily(MetricName.DEADLINE_DAYS, "Days from the page's time until the deadline; "
+                                        "negative once passed (opt-in: serve --metrics.deadline-days)",
+                                        ["device", "deadline"])
         self.next_attempt = TextFamily(MetricName.NEXT_ATTEMPT_TIMESTAMP, "When the device will next try to reach "
                                        "Cisco", ["device", "attempt"])
         self.last_attempt = TextFamily(MetricName.LAST_ATTEMPT_TIMESTAMP, "When the device last tried to reach Cisco",
@@ -132,19 +137,22 @@ def devices_text(records: Iterable[Record]) -> list[DeviceText]:
 
 def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
                findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None,
-               deadline_days: bool = True) -> bytes:
-    """The whole /metrics page: device families (day counts computed for `now`), the active
-    diagnose findings, then the syslog counters, the collection's families (when the daemon
-    collects) and the exporter's own metrics."""
+               deadline_days: bool = False) -> bytes:
+    """The whole /metrics page: device families, the active diagnose findings, then the syslog
+    counters, the collection's families (when the daemon collects) and the exporter's own
+    metrics. `deadline_days` adds cisco_smartlic_deadline_days, computed for `now`: only the
+    daemon does, when asked (a textfile's day counts would freeze when it was written, and
+    promtool's lint wants seconds)."""
     devices = list(devices)
     headers = _DeviceFamilies()
     parts: list[str] = []
     for position, family in enumerate(headers.all()):
-        parts.append(family.header())
         if family is headers.deadline_days:
-            _add_day_counts(family, devices, now)
-            parts.append(family.samples())
+            if deadline_days:
+                _add_day_counts(family, devices, now)
+                parts.append(family.text())
         else:
+            parts.append(family.header())
             parts.extend(device.chunks[position] for device in devices)
     parts.append(problem_text(findings))
     parts.append(syslog_text(tally))
@@ -211,9 +219,12 @@ def collect_text(statuses: Iterable[CollectStatus]) -> str:
 
 
 def exporter_text(stats: ExporterStats) -> str:
-    """lic_exporter_build_info, lic_exporter_files, and the parse error and syslog line counters."""
-    build = TextFamily(MetricName.BUILD_INFO, "lic_exporter version", ["version"])
-    build.add_metric([__version__], 1)
+    """lic_exporter_build_info, lic_exporter_files, the parse error and syslog line counters, and
+    (with --config.file) whether its last load succeeded."""
+    build = TextFamily(MetricName.BUILD_INFO, "A metric with a constant value 1, labelled by the version and source "
+                       "revision lic_exporter was built from and the Python running it",
+                       ["version", "revision", "pythonversion"])
+    build.add_metric([__version__, revision(), python_version()], 1)
     files = TextFamily(MetricName.FILES, "Watched files by parse state", ["state"])
     files.add_metric(["ok"], stats.files_ok)
     files.add_metric(["error"], stats.files_error)
@@ -228,7 +239,21 @@ def exporter_text(stats: ExporterStats) -> str:
     skipped.add_metric(["undecodable"], stats.syslog_undecodable)
     skipped.add_metric(["nul"], stats.syslog_nul)
     skipped.add_metric(["device_limit"], stats.syslog_device_limited)
-    return "".join(family.text() for family in (build, files, errors, lines, skipped))
+    return "".join(family.text() for family in (build, files, errors, lines, skipped)) + _reload_text(stats)
+
+
+def _reload_text(stats: ExporterStats) -> str:
+    """The --config.file load gauges, as Prometheus has them for its own configuration; nothing
+    without --config.file."""
+    if stats.config_reload is None:
+        return ""
+    successful, last_success = stats.config_reload
+    success = TextFamily(MetricName.CONFIG_RELOAD_SUCCESS,
+                         "Whether the last load of --config.file (at the start, SIGHUP or POST /-/reload) succeeded")
+    success.add_metric([], 1 if successful else 0)
+    when = TextFamily(MetricName.CONFIG_RELOAD_TIMESTAMP, "When --config.file was last loaded successfully")
+    when.add_metric([], last_success)
+    return success.text() + when.text()
 
 
 def _add_device(f: _DeviceFamilies, view: DeviceView) -> None:

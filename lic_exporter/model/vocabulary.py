@@ -46,6 +46,9 @@ class MetricName(StrEnum):
     PARSE_ERRORS = "lic_exporter_parse_errors_total"
     SYSLOG_LINES = "lic_exporter_syslog_lines_total"
     SYSLOG_SKIPPED_LINES = "lic_exporter_syslog_skipped_lines_total"
+    # Loading --config.file, at the start and on each reload (SIGHUP, POST /-/reload).
+    CONFIG_RELOAD_SUCCESS = "lic_exporter_config_last_reload_successful"
+    CONFIG_RELOAD_TIMESTAMP = "lic_exporter_config_last_reload_success_timestamp_seconds"
 
 
 class Reason(StrEnum):
@@ -61,8 +64,15 @@ class Reason(StrEnum):
     OTHER = "other"
 
 
-# lic_exporter_collect_failures_total{reason}: why a collection failed.
-COLLECT_REASONS = ("auth", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command", "other")
+# lic_exporter_collect_failures_total{reason}: why a collection failed. `auth_method` (added to
+# the contract's list): the device offered no login method the credential could be sent by, so
+# it says nothing about the credential and never counts towards suspending it.
+COLLECT_REASONS = ("auth", "auth_method", "hostkey", "connect", "timeout", "session_limit", "disconnect", "command",
+                   "other")
+# Reasons added to the contract's list (which is kept whole): `auth_method`, a login refused
+# before the credential could be offered (no password, keyboard-interactive or key method the
+# target has), which says nothing about the credential and never suspends it.
+COLLECT_REASONS_ADDED = frozenset({"auth_method"})
 
 
 class Severity(StrEnum):

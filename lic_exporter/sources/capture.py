@@ -5,13 +5,19 @@ trailing spaces, ANSI escapes, `--More--` remnants, exec headers) and split at p
 (`nx-dc1-leaf01# show license status`), recognised by the patterns of terminal.py that the
 collector drives live sessions with. The file is streamed: memory is bounded by the largest
 section kept, never by the file size.
+
+A transcript lic-exporter's collector saved says so in its first line, which also lists the
+lines where the collector saw each command it sent echoed after the prompt (`prompts=2,9,...`):
+such a file is split there and nowhere else, so a prompt-looking line a switch printed inside
+its output never cuts a section, and its pager prompts (already removed where the collector
+answered them) are not guessed at again.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,10 +47,16 @@ _NEEDS_LINES = ("\r", "\x1b", "\x08", "More", "Time source", "Load for", "!Time"
 _PROMPT_CHAR = re.compile(r"[#>]")
 # The first line of a transcript lic-exporter's collector saved: the target's name is the
 # device, whatever host name the switch's prompt shows (so collection and licensing series join).
+TRANSCRIPT_PREFIX = "! lic-exporter transcript "
 TRANSCRIPT_HEADER = re.compile(r"^! lic-exporter transcript device=(?P<device>\S{1,253})")
+MAX_PROMPT_LINES = 64  # a collection sends a handful of commands
+_HEADER_PROMPTS = re.compile(rf" prompts=(?P<lines>\d{{1,9}}(?:,\d{{1,9}}){{0,{MAX_PROMPT_LINES - 1}}})(?= |$)")
+# A prompt line the collector marked whose prompt is not shaped like PROMPT_LINE's.
+_MARKED_PROMPT = re.compile(r"^(?P<host>\S{1,120}?)[#>]\s?(?P<command>.*)$")
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
 _SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
 _EXEC_HEADERS = ("Load for five secs", "Time source is")  # IOS-XE exec banner, not output
+_TRANSCRIPT_BYTES = TRANSCRIPT_PREFIX.encode()
 
 
 class CaptureError(Exception):
@@ -105,13 +117,29 @@ class Capture:
         return line
 
 
-def clean_line(text: str) -> str:
+def transcript_header(device: str, platform: str, collected: str, prompt_lines: Sequence[int]) -> str:
+    """The first line of a transcript the collector saves (without its newline): the device,
+    its platform, when it was collected, and the file lines (1 = this header) of the prompt
+    lines it delimited the commands' outputs with."""
+    lines = ",".join(str(number) for number in prompt_lines[:MAX_PROMPT_LINES])
+    return f"{TRANSCRIPT_PREFIX}device={device} platform={platform} collected={collected} prompts={lines}"
+
+
+def header_prompt_lines(header: str) -> frozenset[int] | None:
+    """The prompt lines a collector's transcript header lists; None for a header without them
+    (a transcript saved by an older collector is split at prompt-looking lines)."""
+    listed = _HEADER_PROMPTS.search(header)
+    return frozenset(int(number) for number in listed["lines"].split(",")) if listed else None
+
+
+def clean_line(text: str, pager: bool = True) -> str:
+    """A line as a terminal showed it; `pager`: a saved `--More--` at its start removed too."""
     text = text.rstrip("\r\n")
     if "\x1b" in text:
         text = ESCAPE.sub("", text)
     if "\x08" in text or "\r" in text:
         text = _overwrite(text)
-    if "More" in text:
+    if pager and "More" in text:
         text = PAGER_SAVED.sub("", text)
     return text.translate(_BLANK_ODD_BREAKS).rstrip()
 
@@ -149,6 +177,8 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
     capture = Capture(path, [], None, datetime.fromtimestamp(stat.st_mtime, tz=UTC), [], empty=True, zones=zones)
     if stat.st_size <= WHOLE_FILE_BYTES:
         data = head + handle.read()
+        if data.startswith(_TRANSCRIPT_BYTES):  # terminal fill the collector did not drop: not binary
+            data = data.replace(b"\x00", b"")
         _refuse_binary(data)
         text = _decode_whole(data, capture.undecodable_lines)
         if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
@@ -163,15 +193,19 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
         numbered: Iterable[tuple[int, str]] = enumerate(_split_lines(text), 1)
     else:
         handle.seek(0)
-        _refuse_binary(handle.read(NUL_CHECK_BYTES))
+        first = handle.read(NUL_CHECK_BYTES)
+        transcript = first.startswith(_TRANSCRIPT_BYTES)
+        if not transcript:
+            _refuse_binary(first)
         handle.seek(0)
-        numbered = _stream(handle, capture.undecodable_lines)
+        numbered = _stream(handle, capture.undecodable_lines, drop_nul=transcript)
     _split(numbered, capture, wanted)
     return capture
 
 
 def _is_plain(text: str) -> bool:
-    return not any(marker in text for marker in _NEEDS_LINES) and not has_prompt(text)
+    return (not text.startswith(TRANSCRIPT_PREFIX) and not any(marker in text for marker in _NEEDS_LINES)
+            and not has_prompt(text))
 
 
 def has_prompt(text: str) -> bool:
@@ -197,24 +231,32 @@ def _split_lines(text: str) -> list[str]:
     return lines
 
 
-def _stream(handle: BinaryIO, undecodable: list[int]) -> Iterator[tuple[int, str]]:
+def _stream(handle: BinaryIO, undecodable: list[int], drop_nul: bool = False) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(handle, 1):
         if b"\x00" in raw:
-            raise CaptureError(number, "binary content (NUL bytes): not a saved CLI output")
+            if not drop_nul:
+                raise CaptureError(number, "binary content (NUL bytes): not a saved CLI output")
+            raw = raw.replace(b"\x00", b"")
         yield number, _decode(raw, number, undecodable)
 
 
 def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callable[[str], bool]) -> None:
-    """Clean each line and cut the stream at prompt lines."""
+    """Clean each line and cut the stream at prompt lines: the ones a collector's header lists,
+    or else every line shaped like a prompt."""
     current = Section(command=None, host=None, first_line=1)
+    marked: frozenset[int] | None = None
     for number, raw in numbered:
-        line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS]), number)
+        line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS], pager=marked is None), number)
         if number == 1 and (header := TRANSCRIPT_HEADER.match(line)):
             capture.device = device_name(header["device"]) or None
+            marked = header_prompt_lines(line)
             continue
         if capture.empty and line:
             capture.empty = False
-        prompt = PROMPT_LINE.match(line) if ("#" in line or ">" in line) else None
+        if marked is None:
+            prompt = PROMPT_LINE.match(line) if ("#" in line or ">" in line) else None
+        else:
+            prompt = (PROMPT_LINE.match(line) or _MARKED_PROMPT.match(line)) if number in marked else None
         if prompt:
             current.closed = True
             capture.sections.append(current)

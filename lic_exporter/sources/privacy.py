@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 REDACTED = "<redacted>"
@@ -175,9 +176,55 @@ _SECRET_LINE = re.compile(
     r"|\s*(?:Username|Password):)\s*\S.*$", re.IGNORECASE)
 
 
+# Configuration that carries a secret after its keywords on NX-OS and IOS-XE, wherever in a line
+# it is printed (`show running-config`, a rejected command quoted back, a log line): (a word the
+# line must hold, lower-cased; the keywords, kept; the value, replaced). A value is one word or
+# a quoted string. A type number (`7`, `5`, `9`) stays: it says how the value was stored.
+# Every gap is bounded, so that a 100 kB line of repeated keywords stays linear.
+_VALUE = r'(?:"[^"\n]{0,256}"?|\S+)'
+_UNTYPED = r"(?!\d{1,2}\s)"  # the value, not a type number followed by the value
+_CONFIG_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((hint, re.compile(rf"(?P<key>{keys}){_VALUE}", re.I))
+                                                                 for hint, keys in (
+    # `password 7 ...`, `secret 5 ...`, `key 7 ...`, `key-string 7 ...`, `message-digest-key 1 md5 ...`
+    ("", r"\b(?:password|secret|key|key-string)\s+\d{1,2}\s+(?:md5\s+(?:\d\s+)?)?"),
+    ("username", rf"\busername\s+\S{{1,64}}\s.{{0,200}}?\b(?:password|secret)\s+{_UNTYPED}"),
+    ("enable", rf"\benable\s+(?:password|secret)\s+(?:level\s+\d{{1,2}}\s+)?{_UNTYPED}"),
+    ("community", r"\bsnmp-server\s+community\s+"),
+    ("snmp-server", r"\bsnmp-server\s+host\s+\S+\s+(?:traps|informs)\s+version\s+(?:1|2c|3\s+\w+)\s+"),
+    ("snmp-server", r"(?<=\s)(?:auth|priv)(?:\s+(?:md5|sha[\w-]*|aes[\w-]*|3?des[\w-]*))?(?:\s+(?:128|192|256))?\s+"
+                    r"(?!(?:priv|localizedkey|engineid|access)(?:\s|$))"),
+    ("key", rf"\b(?:tacacs-server|radius-server|isakmp|server-private)\b.{{0,200}}?\bkey\s+{_UNTYPED}"),
+    ("key", rf"^\s*key\s+{_UNTYPED}(?!\d+\s*$)"),  # `key ...` in a `tacacs server` / `radius server` block
+    ("key", rf"\b(?:key-string|authentication-key)\s+{_UNTYPED}"),
+))
+
+
+def redact_config_secrets(line: str) -> str:
+    """One line with the value of every secret-carrying configuration (`username ... password`,
+    `enable secret`, `snmp-server community`, `snmp-server user ... auth ... priv`, TACACS and
+    RADIUS keys, type-7 passwords and keys, key-chain keys) replaced by <redacted>."""
+    lowered = line.lower()
+    if not any(hint in lowered for hint in ("pass", "secret", "key", "community", "snmp-server")):
+        return line
+    for hint, pattern in _CONFIG_SECRETS:
+        if hint in lowered:
+            line = pattern.sub(lambda match: match["key"] + REDACTED, line)
+    return line
+
+
+def without_values(text: str, values: Iterable[str | None]) -> str:
+    """`text` with every occurrence of the given secrets (the collector's own password or
+    passphrase) replaced by <redacted>; values shorter than 3 characters are not searched."""
+    for value in values:
+        if value and len(value) >= 3 and value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
 def redact_session(text: str) -> str:
     """A saved session with every contact and credential value replaced by <redacted>, and
-    every URL reduced to what may be shown (a transcript may hold what the switch printed)."""
+    every URL reduced to what may be shown (a transcript may hold what the switch printed).
+    Line for line: a transcript's line numbers stay as they were."""
     lines = []
     for line in text.split("\n"):
         match = _SECRET_LINE.match(line)
@@ -186,7 +233,7 @@ def redact_session(text: str) -> str:
         elif "://" in line or "@" in line:
             line = " ".join(safe_url(word) if "://" in word else (REDACTED if "@" in word else word)
                             for word in line.split(" "))
-        lines.append(line)
+        lines.append(redact_config_secrets(line))
     return "\n".join(lines)
 
 

@@ -15,6 +15,10 @@ PROMPT_LINE = re.compile(r"^(?P<host>[A-Za-z0-9][\w.\-:]{0,80}?)(?:\([\w\-/.:]{0
 # else on the line. Banner lines (spaces, punctuation, longer) do not look like this.
 PROMPT_WAITING = re.compile(r"[A-Za-z0-9][\w.\-:/]{0,80}(?:\([\w\-/.:]{0,40}\))?[#>] ?")
 
+# Terminal fill: NUL padding that some terminals send after each line end, and DEL. Never data:
+# the collector drops it before it looks for a prompt, and it never reaches a transcript.
+TERMINAL_FILL = re.compile(r"[\x00\x7f]+")
+
 # Escape sequences, bounded (an unterminated `ESC ]` must not scan the rest of the line).
 ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-Z\\-_])")
 # Colour codes around a pager prompt.

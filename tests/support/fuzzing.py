@@ -559,10 +559,11 @@ def run_cli(argv: list[str], main: Callable[[list[str]], int] | None = None) -> 
         from lic_exporter.cli.main import main
     result = CallResult(argv)
     out, err, records = io.StringIO(), io.StringIO(), _Records()
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
+    root, own = logging.getLogger(), logging.getLogger("lic_exporter")
+    saved_handlers, saved_level, saved_own_level = root.handlers[:], root.level, own.level
     root.handlers[:] = [records]
     root.setLevel(logging.DEBUG)
+    own.setLevel(logging.NOTSET)  # an earlier in-process `serve`/`collect` set its own level
     start = time.perf_counter()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -576,6 +577,7 @@ def run_cli(argv: list[str], main: Callable[[list[str]], int] | None = None) -> 
         result.seconds = time.perf_counter() - start
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        own.setLevel(saved_own_level)
         gc.enable()
     result.stdout, result.stderr, result.logs = out.getvalue(), err.getvalue(), "\n".join(records.lines)
     return result

@@ -13,13 +13,20 @@ each; output is written from shared, pre-split strings).
 `Switch(...).start()` / `.stop()` runs a single switch on a farm of its own.
 
 Behaviours (keyword arguments of `SwitchConfig`): platform, hostname, banner/MOTD, credentials
-(password and/or an authorized public key), host key (changeable), legacy-only algorithms
-(SHA-1 key exchange, ssh-rsa host key), outputs per command (default: the authored fixtures in
+(password and/or an authorized public key), login methods (password, keyboard-interactive with
+the prompts a test gives, neither), host key (changeable), legacy-only algorithms (SHA-1 key
+exchange, ssh-rsa host key), outputs per command (default: the authored fixtures in
 tests/fixtures/show), a delay before each command's output, paging while `terminal length 0`
-has not been sent (or always, for a switch that ignores it), CRLF or LF line ends, output in
-slow chunks, a dropped connection in the middle of a command's output, a session-limit refusal
-(printed after login, or the session channel refused), `% Invalid command at '^' marker.` for
-unknown or rejected commands, and hanging before the SSH banner, after login, or in a command.
+has not been sent (or always, for a switch that ignores it), CRLF or LF line ends, terminal
+fill after every line end, output in slow chunks, a dropped connection in the middle of a
+command's output, a session-limit refusal (printed after login, or the session channel refused
+with the code and words a test gives), a connection closed or disconnected with given words
+right after the login, `% Invalid command at '^' marker.` (or given words) for unknown or
+rejected commands, and hanging before the SSH banner, after login, or in a command.
+
+The shell is byte-mode: what a switch sends is exactly what the test wrote. An output is text
+(line ends made CRLF when `crlf`), bytes (sent as they are), or a list of pieces: text, bytes,
+and pauses in seconds (a float) between them.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import contextlib
 import functools
 import resource
 import threading
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
@@ -44,6 +51,8 @@ PAGER_ERASE = "\b" * len(PAGER_PROMPT) + " " * len(PAGER_PROMPT) + "\b" * len(PA
 SESSION_LIMIT_TEXT = "% Sorry, session limit reached"
 
 T = TypeVar("T")
+# What a switch prints for a command: text, raw bytes, or pieces with pauses (seconds) between.
+Output = str | bytes | Sequence[str | bytes | float]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +146,7 @@ def new_host_key(legacy: bool = False) -> asyncssh.SSHKey:
 # ---------------------------------------------------------------------------------------------
 
 Hang = Literal["none", "ssh", "login"]
+KbdIntPrompts = tuple[tuple[str, bool], ...]  # (prompt, echo) as keyboard-interactive asks them
 
 
 @dataclass
@@ -145,22 +155,35 @@ class SwitchConfig:
     hostname: str | None = None  # default per platform
     username: str = "licmon"
     password: str | None = "lab-password"
+    password_auth: bool = True  # offer `password` authentication (when a password is set)
+    kbdint: KbdIntPrompts | None = None  # offer keyboard-interactive, asking these (the password is
+    # the answer to the first prompt holding "pass")
+    kbdint_message: str = ""  # a challenge without questions sent before them (AAA servers do)
     authorized_key: asyncssh.SSHKey | None = None  # a client public key accepted besides the password
     host_key: asyncssh.SSHKey | None = None  # default: a new ed25519 key (RSA for legacy_only)
     banner: str = ""  # MOTD printed after login, before the prompt
     banner_pause: float = 0.0  # seconds between the banner and the prompt
-    outputs: dict[str, str] | None = None  # command -> output; default: default_outputs(platform)
+    outputs: dict[str, Output] | None = None  # command -> output; default: default_outputs(platform)
     honour_terminal_length: bool = True  # False: pages even after `terminal length 0`
     page_lines: int = 24
     refuse_terminal_width: bool = False  # `terminal width 511` answered with % Invalid (some IOS-XE)
     crlf: bool = True  # line ends as a terminal sends them; False: bare LF
+    fill: str = ""  # terminal fill sent after every line end (NUL padding: "\x00")
     chunk_size: int = 0  # >0: output in pieces of this many characters...
     chunk_delay: float = 0.0  # ...this many seconds apart
     reply_delay: float = 0.0  # seconds a command takes before its output starts (device latency)
     drop_during: str | None = None  # command whose output is cut by dropping the connection
     session_limit: Literal["none", "text", "channel"] = "none"  # refuse the CLI session
     session_limit_text: str = SESSION_LIMIT_TEXT
+    channel_refusal: tuple[int, str] = (asyncssh.OPEN_RESOURCE_SHORTAGE, "Maximum number of sessions reached")
+    after_login: Literal["shell", "close", "disconnect"] = "shell"  # close: the connection is closed as the
+    # session is asked for; disconnect: an SSH disconnect with `disconnect_reason` instead
+    disconnect_reason: str = "Disconnected by the switch"
+    disconnect_code: int = asyncssh.DISC_SERVICE_NOT_AVAILABLE
+    disconnect_at_login: bool = False  # the disconnect comes instead of an answer to the login
     reject: tuple[str, ...] = ()  # commands answered with % Invalid although known
+    invalid_text: str | None = None  # the line printed for a rejected command instead of % Invalid
+    goodbye: str = ""  # printed after `exit`, before the session closes
     legacy_only: bool = False  # only SHA-1 key exchange and the ssh-rsa host key algorithm
     hang: Hang = "none"  # "ssh": never sends the SSH banner; "login": never prints a prompt
     hang_on: str | None = None  # a command that never finishes
@@ -185,7 +208,8 @@ class Switch:
         self._own_farm = farm is None
         if self.config.host_key is None:
             self.config.host_key = shared_rsa_key() if self.config.legacy_only else new_host_key()
-        self.outputs = self.config.outputs if self.config.outputs is not None else default_outputs(self.config.platform)
+        self.outputs: dict[str, Output] = dict(
+            self.config.outputs if self.config.outputs is not None else default_outputs(self.config.platform))
         self.host = "127.0.0.1"
         self.port = 0
         self.received: list[str] = []  # every line received, as typed
@@ -230,8 +254,8 @@ class Switch:
         """Change behaviours for the connections that follow (same port)."""
         self.config = replace(self.config, **changes)
         if "outputs" in changes or "platform" in changes:
-            self.outputs = self.config.outputs if self.config.outputs is not None else default_outputs(
-                self.config.platform)
+            self.outputs = dict(self.config.outputs if self.config.outputs is not None else default_outputs(
+                self.config.platform))
         if self.farm is not None and self._listener is not None:
             self.farm.call(self._relisten())  # host key, algorithms and refusals are listener options
 
@@ -267,11 +291,12 @@ class Switch:
             host_key = asyncssh.load_keypairs([config.host_key])[0]
             host_key.host_key_algorithms = (b"ssh-rsa",)
             kwargs["kex_algs"] = list(LEGACY_KEX)
+        refuses = config.session_limit == "channel" or config.after_login != "shell"
         return asyncssh.SSHServerConnectionOptions(
             server_host_keys=[host_key],
-            process_factory=None if config.session_limit == "channel" else self._shell,
+            process_factory=None if refuses else self._shell,
             line_editor=False,  # the switch echoes and splits lines itself, like the CLI does
-            encoding="utf-8",
+            encoding=None,  # byte mode: the CLI encodes, and sends bytes a test gives as they are
             allow_pty=True,
             agent_forwarding=False,
             x11_forwarding=False,
@@ -296,12 +321,43 @@ class Switch:
 class _SwitchServer(asyncssh.SSHServer):
     def __init__(self, switch: Switch):
         self.switch = switch
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self._kbdint_asked = False
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
 
     def begin_auth(self, username: str) -> bool:
+        config = self.switch.config
+        if config.disconnect_at_login and self.conn is not None:
+            self.conn.disconnect(config.disconnect_code, config.disconnect_reason)
         return True
 
     def password_auth_supported(self) -> bool:
-        return self.switch.config.password is not None
+        return self.switch.config.password is not None and self.switch.config.password_auth
+
+    def kbdint_auth_supported(self) -> bool:
+        return self.switch.config.kbdint is not None  # never the password through asyncssh's own prompt
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        config = self.switch.config
+        if config.kbdint_message:
+            return "", config.kbdint_message, "", ()
+        return self._questions()
+
+    def _questions(self) -> Any:
+        self._kbdint_asked = True
+        return "", "", "", self.switch.config.kbdint
+
+    def validate_kbdint_response(self, username: str, responses: Sequence[str]) -> Any:
+        config = self.switch.config
+        if not self._kbdint_asked:  # the message was acknowledged: now the questions
+            return self._questions()
+        prompts = config.kbdint or ()
+        asked = [answer for (prompt, _), answer in zip(prompts, responses, strict=False) if "pass" in prompt.lower()]
+        if responses:
+            self.switch.password_attempts += 1
+        return username == config.username and bool(asked) and asked[0] == config.password
 
     def validate_password(self, username: str, password: str) -> bool:
         config = self.switch.config
@@ -323,7 +379,14 @@ class _SwitchServer(asyncssh.SSHServer):
 
     def session_requested(self) -> bool:
         # only reached when the switch refuses sessions (otherwise the process factory serves)
-        raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, "Maximum number of sessions reached")
+        config = self.switch.config
+        if config.after_login != "shell" and self.conn is not None:
+            if config.after_login == "close":
+                self.conn.abort()
+            else:
+                self.conn.disconnect(config.disconnect_code, config.disconnect_reason)
+            return False
+        raise asyncssh.ChannelOpenError(*config.channel_refusal)
 
 
 async def _swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -341,7 +404,6 @@ class _CLI:
         self.switch = switch
         self.config = switch.config
         self.process = process
-        self.newline = "\r\n" if self.config.crlf else "\n"
         self.pending = ""  # typed but not yet read as a line or key
         self.paging = True
 
@@ -376,6 +438,7 @@ class _CLI:
         if config.reply_delay:
             await asyncio.sleep(config.reply_delay)
         if command == "exit":
+            await self.write(f"{config.goodbye}")
             self.process.exit(0)
             return False
         if command == config.hang_on:
@@ -394,16 +457,31 @@ class _CLI:
             await self.invalid(command)
             return True
         if command == config.drop_during:
-            await self.write(output[: len(output) // 2])
+            text = output if isinstance(output, str) else "".join(p for p in output if isinstance(p, str))
+            await self.write(text[: len(text) // 2])
             conn = self.process.get_extra_info("connection")
             conn.abort()
             return False
+        if not isinstance(output, str):
+            await self.pieces([output] if isinstance(output, bytes) else output)
+            return True
         return await self.emit(output)
+
+    async def pieces(self, pieces: Sequence[str | bytes | float]) -> None:
+        """An output a test wrote piece by piece: text and bytes, with pauses between (seconds)."""
+        for piece in pieces:
+            if isinstance(piece, float | int):
+                await asyncio.sleep(piece)
+            else:
+                await self.write(piece)
+                await self.process.stdout.drain()  # a long output is never all buffered at once
 
     async def invalid(self, command: str) -> None:
         """The CLI's answer to a command it does not take, the marker under the last word."""
         column = len(self.config.prompt) + max(command.rfind(" ") + 1, 0)
-        if self.config.platform == "nxos":
+        if self.config.invalid_text is not None:
+            await self.write(f"{' ' * column}^\n{self.config.invalid_text}\n")
+        elif self.config.platform == "nxos":
             await self.write(f"{' ' * column}^\n% Invalid command at '^' marker.\n")
         else:
             await self.write(f"{' ' * column}^\n% Invalid input detected at '^' marker.\n\n")
@@ -445,14 +523,14 @@ class _CLI:
             data = await self.process.stdin.read(4096)
             if not data:
                 return None
-            self.pending += data
+            self.pending += data.decode("utf-8", errors="replace")
 
     async def read_key(self) -> str | None:
         if not self.pending:
             data = await self.process.stdin.read(4096)
             if not data:
                 return None
-            self.pending = data
+            self.pending = data.decode("utf-8", errors="replace")
         key, self.pending = self.pending[0], self.pending[1:]
         return key
 
@@ -462,17 +540,25 @@ class _CLI:
 
     # -- output --------------------------------------------------------------------------------
 
-    async def write(self, text: str) -> None:
+    async def write(self, text: str | bytes) -> None:
+        """Text with its line ends made CRLF (when `crlf`) and terminal fill after each; bytes
+        exactly as given."""
         if not text:
             return
-        if self.config.crlf:
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        if isinstance(text, str):
+            if self.config.crlf:
+                text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+            if self.config.fill:
+                text = text.replace("\n", "\n" + self.config.fill)
+            data = text.encode("utf-8")
+        else:
+            data = text
         size = self.config.chunk_size
         if size <= 0:
-            self.process.stdout.write(text)
+            self.process.stdout.write(data)
             return
-        for start in range(0, len(text), size):
-            self.process.stdout.write(text[start:start + size])
+        for start in range(0, len(data), size):
+            self.process.stdout.write(data[start:start + size])
             await asyncio.sleep(self.config.chunk_delay)
 
 
