@@ -1,5 +1,5 @@
 # Two entry points for a fresh clone; both set up .venv themselves.
-#   make demo   print the example fleet's licensing table, then serve it on
+#   make demo   print the example fleet's licensing table (as of DEMO_NOW), then serve it on
 #               http://127.0.0.1:10311/metrics until Ctrl-C
 #   make test   lint (ruff, then mypy) and run the whole test suite
 #   make bench  the parse, syslog and daemon benchmarks (python -m bench.<name>, from here)
@@ -7,16 +7,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The example outputs carry fixed dates (captured late November 2026): the demo judges them as of
+# this instant, so that what it prints stays what README.md shows, and no deadline of it ever
+# turns negative with the passing of time. With your own outputs, leave --now out.
+DEMO_NOW := 2026-12-02T12:00:00Z
 
 .PHONY: demo test lint bench dist clean
 
 demo: $(VENV)/.installed
-	$(BIN)/lic-exporter parse examples/fleet examples/syslog
+	$(BIN)/lic-exporter parse --now $(DEMO_NOW) examples/fleet examples/syslog
 	@echo
-	@echo "Serving the example fleet: open http://127.0.0.1:10311/ or run"
+	@echo "Serving the example fleet as of $(DEMO_NOW): open http://127.0.0.1:10311/ or run"
 	@echo "  curl -s http://127.0.0.1:10311/metrics | grep cisco_smartlic_deadline_timestamp_seconds"
 	@echo "(Ctrl-C stops it)"
-	$(BIN)/lic-exporter serve --watch examples/fleet --syslog 'examples/syslog/*.log' \
+	$(BIN)/lic-exporter serve --watch examples/fleet --syslog 'examples/syslog/*.log' --now $(DEMO_NOW) \
 		--web.listen-address 127.0.0.1:10311
 
 test: $(VENV)/.installed lint

@@ -23,7 +23,19 @@ from pathlib import Path
 
 import yaml
 
-from lic_exporter.model.vocabulary import DEADLINE_DAYS, Deadline, MetricName, Severity
+from lic_exporter.model.vocabulary import (
+    ATTEMPT_OVERDUE_DAYS,
+    CALLHOME_FLEETWIDE,
+    CALLHOME_REPEATING,
+    CAPTURE_STALE_DAYS,
+    COLLECTION_AGE,
+    DEADLINE_DAYS,
+    FINDING_ALERTS,
+    PROBLEM_ALERT,
+    Deadline,
+    MetricName,
+    Severity,
+)
 
 RUNBOOK_BASE = "docs/alerts.md"  # repository-relative: resolves on GitHub/GitLab and in a checkout
 DASHBOARD_BASE = ""  # relative to the Grafana that renders the link
@@ -83,14 +95,41 @@ def _deadline(name: str, deadline: Deadline, severity: Severity, summary: str, d
                  "1h" if severity is Severity.WARNING else None, "device")
 
 
+def days_seconds(days: float) -> str:
+    """A number of days as seconds, written so that the day count shows: `2 * 86400`."""
+    return f"{days} * 86400"
+
+
+def dedicated_findings() -> str:
+    """The `problem` values LicProblem leaves to an alert of their own (the vocabulary's
+    FINDING_ALERTS), as one regular expression; `<reason>` stands for any reason."""
+    return "|".join(name.replace("<reason>", ".+") for name, alert in FINDING_ALERTS.items() if alert != PROBLEM_ALERT)
+
+
 _V1 = '{{ $value | printf "%.1f" }}'
 _V0 = '{{ $value | printf "%.0f" }}'
 _DUR = "{{ $value | humanizeDuration }}"
-_PROBLEMS = "out_of_compliance|authorization_expired|attempt_overdue|report_ack_overdue|stale_capture"
-_RECENT = f"time() - {MetricName.COLLECT_LAST_SUCCESS} < 2 * {MetricName.COLLECT_INTERVAL}"
+# Collected within its stale mark (COLLECTION_AGE, in the device's own intervals).
+_RECENT = f"time() - {MetricName.COLLECT_LAST_SUCCESS} < {COLLECTION_AGE.stale} * {MetricName.COLLECT_INTERVAL}"
 _FAILURES = MetricName.CALLHOME_FAILURES
 _SOURCES = f"max by (device) ({MetricName.SOURCE_TIMESTAMP})"
+# A device the exporter collects itself, whose capture is still within its stale mark: judged
+# by its interval (a 24 h schedule is not stale after 2 days), LicCollectionFailing's matter.
+_ON_SCHEDULE = (f"time() - {_SOURCES} < {COLLECTION_AGE.stale} * max by (device) "
+                f"({MetricName.COLLECT_INTERVAL})")
 _NEXT_RENEWALS = f'{MetricName.NEXT_ATTEMPT_TIMESTAMP}{{attempt=~"registration_renewal|authorization_renewal"}}'
+_REPEAT = f"{CALLHOME_REPEATING.hours}h"
+_FLEET = f"{CALLHOME_FLEETWIDE.hours}h"
+# Devices with a call-home failure of a reason in the window: an increase, or a series born in
+# the window (increase() misses a series' first value). Once per device and reason, however
+# many exporters (HA pairs) report it.
+_FAILING = (f"max by (device, reason) (\n    increase({_FAILURES}[{_FLEET}]) > 0\n"
+            f"    or ({_FAILURES} > 0 unless {_FAILURES} offset {_FLEET})\n  )")
+# Every device the exporter knows: from its outputs, or only from its syslog lines.
+_DEVICES = f"count(max by (device) ({MetricName.INFO}) or max by (device) ({_FAILURES}))"
+_FLEETWIDE = (f"count by (reason) (\n  {_FAILING}\n)\n>= scalar(clamp_min({_DEVICES} * "
+              f"{CALLHOME_FLEETWIDE.percent} / 100, {CALLHOME_FLEETWIDE.devices}))")
+_SEEN_TODAY = f"max by (device, instance, job) (max_over_time({MetricName.INFO}[1d]))"
 
 ALERTS = [
     _deadline("LicRegistrationExpiring", Deadline.REGISTRATION_EXPIRY, Severity.WARNING,
@@ -132,33 +171,59 @@ ALERTS = [
           "licauthorizationexpired", None, "device"),
     Alert("LicAttemptOverdue", "states",
           f"{_SOURCES}\n- on (device) group_right\n{_NEXT_RENEWALS}",
-          "> 86400", ("gt", 86400), Severity.WARNING,
+          f"> {days_seconds(ATTEMPT_OVERDUE_DAYS)}", ("gt", ATTEMPT_OVERDUE_DAYS * 86400), Severity.WARNING,
           f"{{{{ $labels.device }}}}: {{{{ $labels.attempt }}}} attempt overdue by {_DUR}",
           f"The output of {{{{ $labels.device }}}} was captured {_DUR} after the next {{{{ $labels.attempt }}}} "
           "attempt it names: the attempt did not happen or did not succeed.", "licattemptoverdue", "1h", "device",
-          expr=f"{_SOURCES}\n- on (device) group_right\n{_NEXT_RENEWALS}\n> 86400",
+          expr=f"{_SOURCES}\n- on (device) group_right\n{_NEXT_RENEWALS}\n> {days_seconds(ATTEMPT_OVERDUE_DAYS)}",
           comment="Judged against the capture, not the clock: an old capture is LicSourceDataStale's matter."),
-    # Grafana's threshold has gt/lt only; the count is extrapolated, so > 2.999 stands for >= 3.
+    # No `for`: it must reach Alertmanager no later than the per-device alerts it inhibits there.
+    # Grafana's query is the device count where it fires and 0 for every other reason seen.
+    Alert("LicCallhomeFailingFleetwide", "states",
+          f"({_FLEETWIDE})\nor 0 * count by (reason) ({_FAILURES})",
+          "> 0", ("gt", 0), Severity.WARNING,
+          f"{_V0} devices fail to reach Cisco with reason {{{{ $labels.reason }}}}",
+          f"{_V0} devices logged call-home failures with reason {{{{ $labels.reason }}}} within "
+          f"{CALLHOME_FLEETWIDE.hours} h (at least {CALLHOME_FLEETWIDE.percent} % of the fleet and at least "
+          f"{CALLHOME_FLEETWIDE.devices} devices): one cause on the shared path to Cisco. The per-device "
+          "call-home alerts of this reason are inhibited meanwhile.", "liccallhomefailingfleetwide", None, "fleet",
+          expr=_FLEETWIDE,
+          comment=f"At least {CALLHOME_FLEETWIDE.percent} % of the devices (and at least {CALLHOME_FLEETWIDE.devices}) "
+                  f"with a call-home failure of\nthe same reason within {CALLHOME_FLEETWIDE.hours} h; devices: "
+                  "those with licensing series or call-home failures.\nNo `for`: it must reach Alertmanager no "
+                  "later than the per-device alerts it inhibits."),
+    # Grafana's threshold has gt/lt only; the count is extrapolated, so > N - 0.001 stands for >= N.
     Alert("LicCallhomeFailuresRepeating", "states",
-          f"sum by (device) (\n  ({_FAILURES} unless {_FAILURES} offset 6h)\n  or increase({_FAILURES}[6h])\n)",
-          ">= 3", ("gt", 2.999), Severity.WARNING, f"{{{{ $labels.device }}}}: {_V0} call-home failures in 6 hours",
-          f"{{{{ $labels.device }}}} keeps failing to reach Cisco; {_FAILURES} by reason says why.",
-          "liccallhomefailuresrepeating", None, "device",
+          f"max by (device, reason) (\n  ({_FAILURES} unless {_FAILURES} offset {_REPEAT})\n"
+          f"  or increase({_FAILURES}[{_REPEAT}])\n)",
+          f">= {CALLHOME_REPEATING.failures}", ("gt", CALLHOME_REPEATING.failures - 0.001), Severity.WARNING,
+          f"{{{{ $labels.device }}}}: {_V0} call-home failures ({{{{ $labels.reason }}}}) in "
+          f"{CALLHOME_REPEATING.hours} hours",
+          f"{{{{ $labels.device }}}} keeps failing to reach Cisco with reason {{{{ $labels.reason }}}} "
+          f"({_FAILURES}).", "liccallhomefailuresrepeating", None, "device",
           comment="A series born within the window counts from zero (increase() would miss its first\n"
-                  "value); older series count their increase."),
-    Alert("LicSourceDataStale", "states", f"time() - {_SOURCES}",
-          "> 2 * 86400", ("gt", 2 * 86400), Severity.WARNING,
+                  "value); older series count their increase. Per device and reason (the most any exporter\n"
+                  "reports: HA pairs count once), so that LicCallhomeFailingFleetwide of the same reason\n"
+                  "inhibits it in Alertmanager."),
+    Alert("LicSourceDataStale", "states",
+          f"(time() - {_SOURCES}\n  unless on (device)\n  ({_ON_SCHEDULE}))\nor 0 * {_SOURCES}",
+          f"> {days_seconds(CAPTURE_STALE_DAYS)}", ("gt", CAPTURE_STALE_DAYS * 86400), Severity.WARNING,
           f"{{{{ $labels.device }}}}: licensing outputs are {_DUR} old",
           f"The newest saved output of {{{{ $labels.device }}}} was captured {_DUR} ago; the collection job may have "
-          "stopped. Deadlines shown may be out of date.", "licsourcedatastale", "1h", "device"),
+          "stopped. Deadlines shown may be out of date.", "licsourcedatastale", "1h", "device",
+          expr=f"time() - {_SOURCES} > {days_seconds(CAPTURE_STALE_DAYS)}\nunless on (device)\n({_ON_SCHEDULE})",
+          comment=f"Older than {CAPTURE_STALE_DAYS} days, or, for a device the exporter collects, than "
+                  f"{COLLECTION_AGE.stale} of its\nintervals where that is longer."),
     Alert("LicProblem", "states",
-          f'{MetricName.PROBLEM}{{severity=~"{Severity.WARNING}|{Severity.CRITICAL}",\n  problem!~"{_PROBLEMS}"}}',
+          f'{MetricName.PROBLEM}{{severity=~"{Severity.WARNING}|{Severity.CRITICAL}",\n'
+          f'  problem!~"{dedicated_findings()}"}}',
           "== 1", ("gt", 0.5), None, "{{ $labels.device }}: {{ $labels.problem }}",
           "lic-exporter diagnose finds {{ $labels.problem }} ({{ $labels.severity }}) on {{ $labels.device }}; run "
           "it on the device's outputs for what is wrong and what to type.", "licproblem", "1h", "device",
           comment="One alert for every diagnose finding above info; the series' own severity label\n"
                   "(warning, critical) is the alert's.\n"
-                  "Findings with an alert of their own above are left to it (no double notification)."),
+                  "Findings with an alert of their own (FINDING_ALERTS of the vocabulary) are left to it\n"
+                  "(no double notification)."),
     # Grafana's query is 1 while failing, 0 while not, so that a healthy fleet returns data.
     Alert("LicCollectionFailing", "states",
           f"({MetricName.COLLECT_SUCCESS} == bool 0\n  unless on (instance, job, device)\n  ({_RECENT}))\n"
@@ -167,8 +232,8 @@ ALERTS = [
           f"lic_exporter cannot collect {{{{ $labels.device }}}} ({MetricName.COLLECT_FAILURES} by reason says "
           "why); its licensing series are getting old.", "liccollectionfailing", "30m", "device",
           expr=f"{MetricName.COLLECT_SUCCESS} == 0\nunless on (instance, job, device)\n({_RECENT})",
-          comment="Collection has not succeeded for two intervals (the device's transcript and so its\n"
-                  "licensing series are that old), or a device never collected keeps failing."),
+          comment=f"Collection has not succeeded for {COLLECTION_AGE.stale} of the device's own intervals (its "
+                  "transcript\nand so its licensing series are that old), or a device never collected keeps failing."),
     Alert("LicExporterParseErrors", "states", f'{MetricName.FILES}{{state="error"}}', "> 0", ("gt", 0),
           Severity.WARNING, f"lic_exporter on {{{{ $labels.instance }}}}: {_V0} file(s) cannot be parsed",
           "Their devices keep their last good values; the exporter log names each file and line.",
@@ -191,13 +256,15 @@ ALERTS = [
           "cannot reach it), so no licensing alert can fire.", "licexporterabsent", "5m", "fleet",
           expr=f"absent({MetricName.BUILD_INFO})"),
     Alert("LicDeviceMissing", "health",
-          f"count by (device) ({MetricName.INFO})\nor 0 * max by (device) (max_over_time({MetricName.INFO}[1d]))",
+          f"{_SEEN_TODAY}\n* on (device) group_left ()\ncount by (device) ({MetricName.INFO})\n"
+          f"or 0 * {_SEEN_TODAY}",
           "< 1", ("lt", 1), Severity.WARNING, "{{ $labels.device }}: its licensing series are gone",
           "{{ $labels.device }} had licensing series in the last day and has none now: its outputs are no longer "
           "read, or its exporter is down. Its deadline alerts cannot fire.", "licdevicemissing", "10m", "device",
-          expr=f"max by (device) (max_over_time({MetricName.INFO}[1d]))\n"
-               f"unless max by (device) ({MetricName.INFO})",
-          comment="By device only: a device moved to another exporter (instance, job) is not missing."),
+          expr=f"{_SEEN_TODAY}\nunless on (device)\nmax by (device) ({MetricName.INFO})",
+          comment="Gone by device: a device moved to another exporter is not missing. It keeps the\n"
+                  "instance and job it was last seen on, so that LicExporterDown of that exporter\n"
+                  "inhibits it in Alertmanager."),
 ]
 
 # Prometheus alerts without a Grafana twin yet, and why (tests/test_alerting.py checks the reason holds).
@@ -218,6 +285,40 @@ RECORDING = [
      {"record": f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest", "expr": days_left(NEAREST_DEADLINE)}),
 ]
 GROUPS = {"deadlines": "5m", "states": "5m", "health": "1m"}  # Grafana's evaluation interval per group
+
+
+def thresholds_markdown() -> str:
+    """The vocabulary's marks as docs/alerts.md shows them ("Thresholds"; a test keeps the two equal)."""
+    def alerts_on(deadline: Deadline, severity: Severity) -> str:
+        names = [a.name for a in ALERTS if f'deadline="{deadline}"' in a.query and a.severity is severity]
+        return ", ".join(f"`{name}`" for name in names) or "none (diagnose only)"
+
+    rows = ["| deadline | warning under | alert | critical under | alert |", "| --- | --- | --- | --- | --- |"]
+    rows += [f"| `{deadline}` | {days.warning} days | {alerts_on(deadline, Severity.WARNING)} | {days.critical} days | "
+             f"{alerts_on(deadline, Severity.CRITICAL)} |" for deadline, days in DEADLINE_DAYS.items()]
+    fleet = CALLHOME_FLEETWIDE
+    rows += ["", "| mark | value | used by |", "| --- | --- | --- |",
+             f"| collection late | {COLLECTION_AGE.late} collection intervals of the device | the fleet dashboard's "
+             "collection table (orange) |",
+             f"| collection stale | {COLLECTION_AGE.stale} collection intervals of the device | "
+             "`LicCollectionFailing`, the collection table (red), `LicSourceDataStale` for collected devices |",
+             f"| capture stale | {CAPTURE_STALE_DAYS} days | `LicSourceDataStale`, `stale_capture`, the capture-age "
+             "table (red) |",
+             f"| attempt overdue | {ATTEMPT_OVERDUE_DAYS} day(s) after it was due, at the capture | "
+             "`LicAttemptOverdue`, `attempt_overdue` |",
+             f"| call-home failures of a device | {CALLHOME_REPEATING.failures} of one reason in "
+             f"{CALLHOME_REPEATING.hours} h | `LicCallhomeFailuresRepeating`, the failures-per-device table (red) |",
+             f"| call-home failures of the fleet | {fleet.percent} % of the devices and at least {fleet.devices}, "
+             f"one reason, in {fleet.hours} h | `LicCallhomeFailingFleetwide` |"]
+    return "\n".join(rows) + "\n"
+
+
+def findings_markdown() -> str:
+    """Which alert carries each diagnose finding (the vocabulary's FINDING_ALERTS), as docs/alerts.md
+    shows it under LicProblem; a test keeps the two equal."""
+    rows = ["| finding (`problem`) | alert |", "| --- | --- |"]
+    rows += [f"| `{name}` | [{alert}](#{alert.lower()}) |" for name, alert in FINDING_ALERTS.items()]
+    return "\n".join(rows) + "\n"
 
 
 def _uid(name: str) -> str:

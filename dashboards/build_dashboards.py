@@ -17,7 +17,14 @@ from pathlib import Path
 
 from build_alerting import NEAREST_DEADLINE, days_left  # beside this file: one formula for the days left
 
-from lic_exporter.model.vocabulary import DEADLINE_DAYS, MetricName
+from lic_exporter.model.vocabulary import (
+    CALLHOME_REPEATING,
+    CAPTURE_STALE_DAYS,
+    COLLECTION_AGE,
+    DEADLINE_DAYS,
+    Deadline,
+    MetricName,
+)
 
 HERE = Path(__file__).resolve().parent
 # The dashboard schema version of the pinned @grafana/schema (schema/package.json):
@@ -30,13 +37,34 @@ FLEET_UID, DEVICE_UID = "lic-exporter-fleet", "lic-exporter-device"
 # Off until tests/test_dashboards.py's concrete() substitutes these variables' regex matchers.
 MULTI_DEVICE = True
 SCRAPE_INTERVAL = "1m"  # the exporter is scraped every 60 s: no panel asks for a finer step
-# Panels that show several deadlines side by side colour them on one scale: the widest window any
-# deadline's alerts use (the vocabulary's table), red under its critical mark, orange under its warning.
-RED_DAYS = max(days.critical for days in DEADLINE_DAYS.values())
-ORANGE_DAYS = max(days.warning for days in DEADLINE_DAYS.values())
-DAYS_THRESHOLDS = {"mode": "absolute", "steps": [{"color": "red", "value": None},
-                                                 {"color": "orange", "value": RED_DAYS},
-                                                 {"color": "green", "value": ORANGE_DAYS}]}
+# Every deadline is coloured by its own marks in the vocabulary's table (those of its alerts and of
+# diagnose): a column of one deadline by thresholds, a row naming its deadline by an urgency code
+# Prometheus computes from the same table (deadline_urgency), which colours the whole row.
+MARKS = ", ".join(f"{deadline} {days.critical}/{days.warning}" for deadline, days in DEADLINE_DAYS.items())
+
+
+def day_thresholds(deadline: Deadline) -> dict:
+    """Red under the deadline's critical mark, orange under its warning mark, green above."""
+    days = DEADLINE_DAYS[deadline]
+    return {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "orange", "value": days.critical},
+                                          {"color": "green", "value": days.warning}]}
+
+
+def deadline_urgency(selector: str = "") -> str:
+    """Per deadline series: 2 under its critical mark, 1 under its warning mark, 0 with time left."""
+    extra = f"{selector}, " if selector else ""
+    terms = []
+    for deadline, days in DEADLINE_DAYS.items():
+        left = days_left(f'{MetricName.DEADLINE_TIMESTAMP}{{{extra}deadline="{deadline}"}}')
+        terms.append(f"({left} < bool {days.critical}) + ({left} < bool {days.warning})")
+    return " or ".join(terms)
+
+
+def collection_age_state() -> str:
+    """Per collected device: 2 when stale, 1 when late, 0 on time, in its own intervals."""
+    age = f"(time() - {MetricName.COLLECT_LAST_SUCCESS})"
+    return " + ".join(f"({age} > bool {factor} * {MetricName.COLLECT_INTERVAL})"
+                      for factor in (COLLECTION_AGE.late, COLLECTION_AGE.stale))
 # Days as days: Grafana's unit "d" turns 400 days into "1.10 year" and 14 into "2 week".
 DAYS = {"unit": "suffix: d", "decimals": 1}
 # Opens the device dashboard on the row's device, with the same data source and time range.
@@ -133,6 +161,16 @@ def by_name(name: str, *properties: tuple[str, object]) -> dict:
             "properties": [{"id": key, "value": value} for key, value in properties]}
 
 
+def row_colour(name: str, states: dict[str, tuple[str, str]]) -> dict:
+    """The named column shows the state of its code (0, 1, 2) and colours its whole row."""
+    return by_name(name, ("custom.cellOptions", {"type": "color-background", "mode": "basic", "applyToRow": True}),
+                   ("mappings", value_map(states)))
+
+
+URGENCY = {"0": ("ok", "transparent"), "1": ("warning", "orange"), "2": ("critical", "red")}
+FRESHNESS = {"0": ("on time", "transparent"), "1": ("late", "orange"), "2": ("stale", "red")}
+
+
 def cell_colours(*names: str) -> list[dict]:
     """The named table columns coloured by the panel's thresholds."""
     return [by_name(name, ("custom.cellOptions", {"type": "color-background", "mode": "basic"})) for name in names]
@@ -214,6 +252,7 @@ def fleet() -> dict:
     per_device = [DEVICE_LINK]
     # The recorded series, else the same computed here: the key panel works without the rules.
     nearest_raw = days_left(" ".join(NEAREST_DEADLINE.split()).replace("( ", "(").replace(" )", ")"))
+    nearest = f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest or ({nearest_raw})"
     panels = [
         panel("bargauge", "Devices per licensing mode",
               [target(f"count by (mode) ({MetricName.INFO})", "{{mode}}", instant=True)], (0, 0, 6, 7),
@@ -228,28 +267,33 @@ def fleet() -> dict:
         state_bars(MetricName.REGISTRATION_STATE, "Devices per registration state", (15, 0, 9, 7),
                    "Classic Smart Licensing registration state of each device; a state no device is in shows 0."),
         panel("table", "Nearest deadline per device",
-              [target(f"sort(device_deadline:{MetricName.DEADLINE_DAYS}:nearest or ({nearest_raw}))",
-                      instant=True, table=True)],
-              (0, 7, 10, 10), f"Each device's earliest deadline in days, soonest first: red under {RED_DAYS} days, "
-              f"orange under {ORANGE_DAYS}; negative once passed. Click a device to open it. Works without the "
-              "recording rules too.",
-              thresholds=DAYS_THRESHOLDS, links=per_device, **DAYS,
+              [target(f"sort({nearest})", instant=True, table=True),
+               target(f"({deadline_urgency()})\nand on (device, deadline) ({nearest})", instant=True, table=True,
+                      ref="B")],
+              (0, 7, 10, 10), "Each device's earliest deadline in days, soonest first; negative once passed. Each "
+              "row is coloured by its own deadline's marks, those of its alerts (critical/warning days: "
+              f"{MARKS}). Click a device to open it. Works without the recording rules too.",
+              links=per_device, **DAYS,
               options={"sortBy": [{"displayName": "days left", "desc": False}]},
-              transformations=[excluded("Time", "__name__", "instance", "job", rename={"Value": "days left"})],
-              overrides=cell_colours("days left")),
+              transformations=[excluded("__name__"), {"id": "merge", "options": {}},
+                               excluded("Time", "instance", "job",
+                                        rename={"Value #A": "days left", "Value #B": "urgency"})],
+              overrides=[row_colour("urgency", URGENCY)]),
         panel("table", "Every deadline per device (days left)",
               [target(days_left(), instant=True, table=True)],
               (10, 7, 14, 10), "All four deadlines side by side: the classic ones (registration_expiry, "
               "communication_deadline, evaluation_expiry) and Smart Licensing Using Policy's report_ack. Empty where "
-              f"a device's output does not state it. Red under {RED_DAYS} days, orange under {ORANGE_DAYS}. Click a "
-              "device to open it.",
-              thresholds=DAYS_THRESHOLDS, links=per_device, **DAYS, custom={"cellOptions": {
-                  "type": "color-background", "mode": "basic"}},
+              "a device's output does not state it. Each column is coloured by its deadline's own marks, those of its "
+              f"alerts: red under the critical days, orange under the warning days ({MARKS}). Click a device to "
+              "open it.",
+              links=per_device, **DAYS,
               options={"sortBy": [{"displayName": "communication_deadline", "desc": False}]},
               transformations=[{"id": "groupingToMatrix", "options": {"columnField": "deadline", "rowField": "device",
                                                                       "valueField": "Value", "emptyValue": "null"}},
                                excluded(rename={"device\\deadline": "device"})],
-              overrides=[by_name("device", ("custom.cellOptions", {"type": "auto"}))]),
+              overrides=[by_name(str(deadline), ("thresholds", day_thresholds(deadline)),
+                                 ("custom.cellOptions", {"type": "color-background", "mode": "basic"}))
+                         for deadline in DEADLINE_DAYS]),
         panel("status-history", "Authorization state history",
               [target(state_code(MetricName.AUTHORIZATION_STATE, AUTH_CODES), "{{device}}")],
               (0, 17, 24, 8), "Every device (one row each) over time, coloured by its authorization state: "
@@ -259,10 +303,12 @@ def fleet() -> dict:
         panel("table", "Age of the newest captured output",
               [target(f"sort_desc((time() - max by (device) ({MetricName.SOURCE_TIMESTAMP})) / 86400)",
                       instant=True, table=True)],
-              (0, 25, 8, 8), "Days since each device's newest saved output was captured, oldest first. Over 2 days "
-              "means the collection job stopped for that device (LicSourceDataStale).", **DAYS, links=per_device,
+              (0, 25, 8, 8), "Days since each device's newest saved output was captured, oldest first. Over "
+              f"{CAPTURE_STALE_DAYS} days (red) means the collection job stopped for that device (LicSourceDataStale; "
+              "a device the exporter collects is judged by its own interval, in the collection table).", **DAYS,
+              links=per_device,
               thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
-                                                        {"color": "red", "value": 2}]},
+                                                        {"color": "red", "value": CAPTURE_STALE_DAYS}]},
               options={"sortBy": [{"displayName": "days old", "desc": True}]},
               transformations=[excluded("Time", rename={"Value": "days old"})], overrides=cell_colours("days old")),
         panel("timeseries", "Call-home failures by reason",
@@ -273,11 +319,13 @@ def fleet() -> dict:
         panel("table", "Call-home failures per device (last 24 h)",
               [target(f"sort_desc(sum by (device, reason) ({first_failures('', '1d')}))", instant=True,
                       table=True)],
-              (18, 25, 6, 8), "Which devices failed to reach Cisco in the last day, and why; click a device to "
-              "open it.", decimals=0, links=per_device,
+              (18, 25, 6, 8), "Which devices failed to reach Cisco in the last day, and why: orange from one failure, "
+              f"red from {CALLHOME_REPEATING.failures} (as many as LicCallhomeFailuresRepeating needs in "
+              f"{CALLHOME_REPEATING.hours} h). A reason shared by many devices is one cause "
+              "(LicCallhomeFailingFleetwide). Click a device to open it.", decimals=0, links=per_device,
               thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
                                                         {"color": "orange", "value": 1},
-                                                        {"color": "red", "value": 3}]},
+                                                        {"color": "red", "value": CALLHOME_REPEATING.failures}]},
               options={"sortBy": [{"displayName": "failures", "desc": True}]},
               transformations=[excluded("Time", rename={"Value": "failures"})], overrides=cell_colours("failures")),
         panel("table", "Active problems (lic-exporter diagnose)",
@@ -308,16 +356,18 @@ def fleet() -> dict:
                                                                                      "fillOpacity": 10}),
         panel("table", "Collection from the switches: hours since the last success",
               [target(f"sort_desc((time() - {MetricName.COLLECT_LAST_SUCCESS}) / 3600)",
-                      instant=True, table=True)],
+                      instant=True, table=True),
+               target(collection_age_state(), instant=True, table=True, ref="B"),
+               target(f"{MetricName.COLLECT_INTERVAL} / 3600", instant=True, table=True, ref="C")],
               (0, 46, 12, 8), "When the exporter collects over SSH (serve --config.file): how long ago each "
-              "device was last collected; over two intervals is the LicCollectionFailing alert. Click a device "
-              "to open it.", unit="h", decimals=1, links=per_device,
-              thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
-                                                        {"color": "orange", "value": 6},
-                                                        {"color": "red", "value": 12}]},
+              "device was last collected, judged against its own collection interval: late (orange) after "
+              f"{COLLECTION_AGE.late} intervals, stale (red) after {COLLECTION_AGE.stale}, where the "
+              "LicCollectionFailing alert fires. Click a device to open it.", unit="h", decimals=1, links=per_device,
               options={"sortBy": [{"displayName": "hours since success", "desc": True}]},
-              transformations=[excluded("Time", "__name__", rename={"Value": "hours since success"})],
-              overrides=cell_colours("hours since success")),
+              transformations=[excluded("__name__"), {"id": "merge", "options": {}},
+                               excluded("Time", rename={"Value #A": "hours since success", "Value #B": "collection",
+                                                        "Value #C": "interval"})],
+              overrides=[row_colour("collection", FRESHNESS)]),
         panel("timeseries", "Collection failures by reason",
               [target(f"sum by (reason) (increase({MetricName.COLLECT_FAILURES}[$__rate_interval]))",
                       "{{reason}}")],
@@ -348,11 +398,15 @@ def detail() -> dict:
               "unregistered, orange failed, red expired (re-register with a new ID token).", mappings=REG_MAP,
               color={"mode": "fixed", "fixedColor": "text"}),
         panel("table", "Deadlines (days left)",
-              [target(days_left(f"{MetricName.DEADLINE_TIMESTAMP}{{{dev}}}"), instant=True, table=True)],
-              (0, 10, 8, 7), f"Days to each deadline the outputs state, nearest first: red under {RED_DAYS}, orange "
-              f"under {ORANGE_DAYS}, negative once passed. report_ack is Smart Licensing Using Policy's.",
-              thresholds=DAYS_THRESHOLDS, **DAYS, options={"sortBy": [{"displayName": "days left", "desc": False}]},
-              transformations=[excluded(*hide, rename={"Value": "days left"})], overrides=cell_colours("days left")),
+              [target(days_left(f"{MetricName.DEADLINE_TIMESTAMP}{{{dev}}}"), instant=True, table=True),
+               target(deadline_urgency(dev), instant=True, table=True, ref="B")],
+              (0, 10, 8, 7), "Days to each deadline the outputs state, nearest first, negative once passed; each row "
+              "coloured by its own deadline's marks, those of its alerts (critical/warning days: "
+              f"{MARKS}). report_ack is Smart Licensing Using Policy's.",
+              **DAYS, options={"sortBy": [{"displayName": "days left", "desc": False}]},
+              transformations=[{"id": "merge", "options": {}},
+                               excluded(*hide, rename={"Value #A": "days left", "Value #B": "urgency"})],
+              overrides=[row_colour("urgency", URGENCY)]),
         panel("table", "Deadlines",
               [target(f"{MetricName.DEADLINE_TIMESTAMP}{{{dev}}} * 1000", instant=True, table=True)],
               (8, 10, 8, 7), "The date of each deadline, nearest first.", unit="dateTimeAsIso",

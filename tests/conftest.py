@@ -3,6 +3,8 @@ Paths and helpers are modules of tests/support/, imported by name."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,16 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def parser() -> Parser:
     return Parser()
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """The loggers' levels as they were before the test: main() run in this process sets them
+    for the command it runs (configure_logging), and a later test's caplog would otherwise miss
+    the debug records of a logger an earlier test left at info. (Handlers are pytest's to
+    manage: configure_logging replaces its own on each call.)"""
+    names = ("", "lic_exporter", "asyncssh", "watchdog")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

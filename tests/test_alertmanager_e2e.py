@@ -1,11 +1,16 @@
 """The shipped Alertmanager example (dashboards/alertmanager/alertmanager.yml) end to end.
 
-The real daemon reads a capture whose communication deadline is inside the critical threshold
-of the shipped rules; a real Prometheus evaluates the shipped rules and sends to Debian's
-`prometheus-alertmanager` running the shipped configuration; a webhook receiver in this test
-(127.0.0.1) collects what Alertmanager notifies. The critical alert must arrive, at the critical
-receiver, naming the device, the deadline and the days left; its warning twin, firing at the
-same time, must be inhibited and never arrive.
+Real daemons read the inputs, a real Prometheus evaluates the shipped rules and sends to
+Debian's `prometheus-alertmanager` running the shipped configuration; a webhook receiver in
+this test (127.0.0.1) collects what Alertmanager notifies.
+- A capture whose communication deadline is inside the critical threshold: the critical alert
+  must arrive, at the critical receiver, naming the device, the deadline and the days left; its
+  warning twin, firing at the same time, must be inhibited and never arrive.
+- A fleet: one exporter follows a syslog in which 300 devices fail to reach Cisco through the
+  proxy and one more device fails with DNS; a second exporter with 50 healthy devices goes down.
+  Of the 300 + 1 per-device call-home alerts, 50 LicDeviceMissing, the fleet-wide alert and
+  LicExporterDown, three notifications arrive: the fleet-wide alert, the exporter down, and the
+  one device failing for its own reason.
 
 Two copies differ from the shipped files, nothing else:
 - the Alertmanager configuration: only the receivers' webhook URLs, pointed at the test's
@@ -33,12 +38,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.captures import classic_status
 from tests.support.daemon import Daemon, free_port
 from tests.support.prometheus import Prometheus, binary, stop_process
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "dashboards" / "alertmanager" / "alertmanager.yml"
 RULES = PROJECT / "dashboards" / "prometheus" / "lic_exporter.rules.yml"
+RULE_TESTS = PROJECT / "dashboards" / "prometheus" / "tests" / "lic_exporter.test.yml"
 DEVICE = "n9k-spine-07"
 CRITICAL, WARNING = "LicCommunicationDeadlineCritical", "LicCommunicationDeadline"
 WAIT = 90.0  # seconds, for anything to happen
@@ -71,6 +78,9 @@ def test_shipped_config_passes_amtool() -> None:
     (["alertname=LicCommunicationDeadlineCritical", "severity=critical", f"device={DEVICE}"], "lic-critical"),
     (["alertname=LicCommunicationDeadline", "severity=warning", f"device={DEVICE}"], "lic-warning"),
     (["alertname=LicProblem", "severity=critical", f"device={DEVICE}"], "lic-critical"),
+    (["alertname=LicCallhomeFailingFleetwide", "severity=warning", "reason=proxy"], "lic-warning"),
+    (["alertname=LicExporterDown", "severity=critical", "instance=exporter-1:10311", "job=lic_exporter"],
+     "lic-critical"),
     (["alertname=Unknown"], "lic-warning"),  # no severity: still notified
 ])
 def test_routing_by_severity(labels: list[str], receiver: str) -> None:
@@ -78,6 +88,45 @@ def test_routing_by_severity(labels: list[str], receiver: str) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == [receiver]
+
+
+def test_fleet_alerts_group_by_alertname_and_reason_device_alerts_by_device() -> None:
+    """Alerts without a device label (the fleet-wide and exporter alerts, which the rules give
+    none) take the fleet route; every alert with one keeps the root's grouping by device."""
+    route = yaml.safe_load(SHIPPED.read_text())["route"]
+    assert route["group_by"] == ["device"]
+    [fleet] = [r for r in route["routes"] if r["matchers"] == ['device=""']]
+    assert fleet["group_by"] == ["alertname", "reason"] and not fleet.get("continue")
+    assert route["routes"].index(fleet) == 0  # before the severity routes, which would take them first
+    rules = rules_by_name()
+    tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+    labels = {case["alertname"]: alert["exp_labels"] for test in tests for case in test.get("alert_rule_test", [])
+              for alert in case["exp_alerts"]}
+    fleet_level = {name for name in rules if "device" not in labels[name]}
+    assert fleet_level == {"LicCallhomeFailingFleetwide", "LicExporterDown", "LicExporterAbsent",
+                           "LicExporterParseErrors"}
+    assert "reason" in labels["LicCallhomeFailingFleetwide"]
+
+
+def test_inhibitions_match_on_labels_both_alerts_carry() -> None:
+    """Each inhibit rule's `equal` labels are on its source and its target, as the promtool
+    tests expect them (a label missing on both compares equal and would inhibit too much)."""
+    tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+    labels: dict[str, list[dict]] = {}
+    for test in tests:
+        for case in test.get("alert_rule_test", []):
+            labels.setdefault(case["alertname"], []).extend(alert["exp_labels"] for alert in case["exp_alerts"])
+    inhibit = yaml.safe_load(SHIPPED.read_text())["inhibit_rules"]
+    by_source = {rule["source_matchers"][0]: rule for rule in inhibit}
+    expected = {'alertname="LicCallhomeFailingFleetwide"': ('alertname="LicCallhomeFailuresRepeating"', ["reason"]),
+                'alertname="LicExporterDown"': ('alertname="LicDeviceMissing"', ["instance", "job"]),
+                'alertname="LicExporterAbsent"': ('alertname="LicDeviceMissing"', [])}
+    for source, (target, equal) in expected.items():
+        rule = by_source[source]
+        assert rule["target_matchers"] == [target] and rule.get("equal", []) == equal, rule
+        for name in (source, target):
+            for found in labels[name.split('"')[1]]:
+                assert set(equal) <= set(found), (name, found)
 
 
 def test_every_critical_deadline_alert_has_a_warning_twin_the_inhibition_pairs() -> None:
@@ -193,40 +242,10 @@ def rules_held_for_nothing() -> str:
 
 
 def capture(days_left: float) -> str:
-    """Modelled on tests/fixtures/show/communication_failed.txt: authorization renewals fail,
-    the communication deadline is `days_left` away, registration is good for most of a year."""
-    now = datetime.now(UTC)
-
-    def at(delta: timedelta) -> str:
-        return (now + delta).strftime("%b %d %H:%M:%S %Y UTC")
-
-    return f"""{DEVICE}# show license status
-
-Smart Licensing is ENABLED
-
-Registration:
-  Status: REGISTERED
-  Smart Account: Example Networks Inc
-  Virtual Account: DC1-Fabric
-  Export-Controlled Functionality: Allowed
-  Initial Registration: SUCCEEDED on {at(timedelta(days=-60))}
-  Last Renewal Attempt: None
-  Next Renewal Attempt: {at(timedelta(days=120))}
-  Registration Expires: {at(timedelta(days=305))}
-
-License Authorization:
-  Status: AUTHORIZED on {at(timedelta(days=days_left - 90))}
-  Last Communication Attempt: FAILED on {at(timedelta(hours=-1))}
-    Failure reason: Error parsing response data from SCH server
-  Next Communication Attempt: {at(timedelta(hours=23))}
-  Communication Deadline: {at(timedelta(days=days_left))}
-
-Smart License Conversion:
-  Automatic Conversion Enabled: False
-  Status: Not started
-
-{DEVICE}#
-"""
+    """Authorization renewals fail, the communication deadline is `days_left` away,
+    registration is good for most of a year."""
+    return classic_status(datetime.now(UTC), prompt=DEVICE, closing_prompt=True, authorized_days=days_left - 90,
+                          failure_reason="Error parsing response data from SCH server", deadline_days=days_left)
 
 
 def test_critical_arrives_and_its_warning_twin_is_inhibited(tmp_path: Path) -> None:
@@ -299,6 +318,145 @@ def test_critical_arrives_and_its_warning_twin_is_inhibited(tmp_path: Path) -> N
         for path, body in receiver.notifications:  # whatever else came, came where its severity says
             assert path == f"/{body['receiver']}"
             assert all(a["labels"].get("severity", "warning") in body["receiver"] for a in body["alerts"])
+    finally:
+        for running in reversed(started):
+            running.stop()
+
+
+FAILING, EDGE = 300, 50  # devices failing through the proxy; devices of the exporter that goes down
+LONE = "nx-lone-01"  # one more device, failing with its own reason
+HANDFUL = 5
+
+
+def failure_lines(devices: list[str], text: str, now: datetime) -> list[str]:
+    """Three COMM_FAILED lines a device within the last hour, in a collector's syslog layout."""
+    lines = []
+    for device in devices:
+        for minutes in (40, 25, 10):
+            at = now - timedelta(minutes=minutes)
+            lines.append(f"{at:%b %d %H:%M:%S} logs01.example.net local7.err: {device}: {at:%Y %b %d %H:%M:%S}.120 "
+                         "UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the Cisco Smart "
+                         f"Software Manager (CSSM) : {text}")
+    return lines
+
+
+def healthy_capture(device: str, now: datetime) -> str:
+    """Registered and authorized, renewed five days ago: nothing to alert on."""
+    return classic_status(now, prompt=device, closing_prompt=True, virtual_account="DC2-Edge")
+
+
+class TwoExporters(Prometheus):
+    """The test's Prometheus (scrape and evaluation every second) with two exporters in the job
+    `lic_exporter`, sending to one Alertmanager."""
+
+    def __init__(self, folder: Path, ports: list[int], rule_file: Path, alertmanager: str):
+        folder.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = folder / "prometheus.yml"
+        config.write_text(yaml.safe_dump({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rule_file)],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+            "scrape_configs": [{"job_name": "lic_exporter",
+                                "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}]}],
+        }))
+        self.log = open(folder / "prometheus.log", "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+
+def test_a_fleet_wide_failure_and_an_exporter_outage_are_a_handful_of_notifications(tmp_path: Path) -> None:
+    binary("prometheus")
+    shipped = yaml.safe_load(SHIPPED.read_text())
+    group_wait = duration_seconds(shipped["route"].get("group_wait", "30s"))
+    now = datetime.now(UTC)
+    proxy_failing = [f"nx-fleet-{number:03d}" for number in range(1, FAILING + 1)]
+    syslog = tmp_path / "syslog" / "collector.log"
+    syslog.parent.mkdir()
+    syslog.write_text("\n".join(failure_lines(proxy_failing, "Proxy authentication required", now)
+                                + failure_lines([LONE], "Unable to resolve server hostname/domain name", now)) + "\n")
+    edge_devices = [f"nx-edge-{number:03d}" for number in range(1, EDGE + 1)]
+    watch = tmp_path / "edge"
+    watch.mkdir()
+    for device in edge_devices:
+        (watch / f"{device}.txt").write_text(healthy_capture(device, now))
+    config, rules_copy = tmp_path / "alertmanager.yml", tmp_path / "lic_exporter.rules.yml"
+    started: list = []
+    receiver = Receiver()
+    started.append(receiver)
+    try:
+        config.write_text(receivers_pointed_at(receiver.url))
+        rules_copy.write_text(rules_held_for_nothing())
+        alertmanager = Alertmanager(tmp_path / "alertmanager", config)
+        started.append(alertmanager)
+        wait_until("alertmanager ready", lambda: alertmanager.get("/-/ready") == 200, [alertmanager.process])
+        failing, edge = Daemon("--syslog", str(syslog)), Daemon("--watch", str(watch))
+        started += [failing, edge]
+        failing.wait_ready()
+        edge.wait_ready()
+        prometheus = TwoExporters(tmp_path / "prometheus", [failing.port, edge.port], rules_copy,
+                                  f"127.0.0.1:{alertmanager.port}")
+        started.append(prometheus)
+        processes = [alertmanager.process, failing.process, prometheus.process]
+        edge_instance = f"127.0.0.1:{edge.port}"
+
+        # Both exporters scraped: the edge devices seen, the failures counted; then the edge
+        # exporter goes down.
+        def scraped() -> bool:
+            seen = prometheus.query(f'count(cisco_smartlic_info{{instance="{edge_instance}"}})')
+            failures = prometheus.query("count(cisco_smartlic_callhome_failures_total)")
+            return bool(seen and failures and float(seen[0]["value"][1]) == EDGE
+                        and float(failures[0]["value"][1]) == FAILING + 1)
+
+        wait_until("both exporters scraped", scraped, processes)
+        edge.stop()
+
+        def alerts_named(alerts: list[dict], name: str) -> list[dict]:
+            return [alert for alert in alerts if alert["labels"]["alertname"] == name]
+
+        def settled() -> list[dict] | None:
+            """Every alert in Alertmanager, once all have come and the inhibitions hold."""
+            alerts = alertmanager.alerts()
+            fleetwide = alerts_named(alerts, "LicCallhomeFailingFleetwide")
+            down = alerts_named(alerts, "LicExporterDown")
+            repeating = alerts_named(alerts, "LicCallhomeFailuresRepeating")
+            missing = alerts_named(alerts, "LicDeviceMissing")
+            if not (len(fleetwide) == 1 and len(down) == 1 and len(repeating) == FAILING + 1 and len(missing) == EDGE):
+                return None
+            proxy = [alert for alert in repeating if alert["labels"]["reason"] == "proxy"]
+            held = [alert for alert in proxy + missing if alert["status"]["state"] == "suppressed"]
+            return alerts if len(held) == FAILING + EDGE else None
+
+        alerts = wait_until("the alerts in Alertmanager, the per-device ones inhibited", settled, processes)
+        seen = time.monotonic()
+        [fleetwide] = alerts_named(alerts, "LicCallhomeFailingFleetwide")
+        [down] = alerts_named(alerts, "LicExporterDown")
+        assert fleetwide["labels"]["reason"] == "proxy" and fleetwide["status"]["state"] == "active"
+        assert f"{FAILING} devices" in fleetwide["annotations"]["summary"]
+        assert down["labels"]["instance"] == edge_instance and down["status"]["state"] == "active"
+        for alert in alerts_named(alerts, "LicCallhomeFailuresRepeating"):
+            if alert["labels"]["reason"] == "proxy":
+                assert alert["status"]["inhibitedBy"] == [fleetwide["fingerprint"]], alert["labels"]
+            else:  # the device failing for a reason of its own is not held back
+                assert alert["labels"]["device"] == LONE and alert["status"]["state"] == "active", alert
+        for alert in alerts_named(alerts, "LicDeviceMissing"):
+            assert alert["labels"]["instance"] == edge_instance, alert["labels"]
+            assert alert["status"]["inhibitedBy"] == [down["fingerprint"]], alert["labels"]
+
+        # Every group has been flushed once its group_wait has passed since its alerts came.
+        time.sleep(max(0.0, seen + group_wait + 10 - time.monotonic()))
+        notified = {(path, alert["labels"]["alertname"],
+                     alert["labels"].get("device") or alert["labels"].get("reason") or alert["labels"].get("instance"))
+                    for path, body in receiver.notifications for alert in body["alerts"]}
+        assert notified == {("/lic-warning", "LicCallhomeFailingFleetwide", "proxy"),
+                            ("/lic-warning", "LicCallhomeFailuresRepeating", LONE),
+                            ("/lic-critical", "LicExporterDown", edge_instance)}, notified
+        count = len(receiver.notifications)
+        assert count <= HANDFUL, [body["groupLabels"] for _, body in receiver.notifications]
+        print(f"{len(alerts)} alerts in Alertmanager, {count} notifications")  # the number for the record
     finally:
         for running in reversed(started):
             running.stop()

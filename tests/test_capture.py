@@ -63,3 +63,15 @@ def test_redaction_of_secrets_in_free_text() -> None:
         assert secret not in cleaned
     # What is not secret stays: the URL's host and path, the words before the keyword.
     assert cleaned == "proxy http://proxy:3128/x; contact <redacted> license smart register <redacted>"
+
+
+def test_do_at_a_configuration_prompt_runs_the_command(tmp_path: Path) -> None:
+    """`Router(config)#do sh license summary` ran `sh license summary`; at an exec prompt the
+    typed text stays as typed (a `do` there is the device's to reject)."""
+    path = tmp_path / "s.log"
+    path.write_text("gw(config)#do sh license summary\nx\ngw(config-if)# DO  show clock\n"
+                    "10:42:07.118 UTC Tue Jul 16 2030\ngw# do show clock\ny\ngw(config)#do\n")
+    sections = read_capture(path).sections[1:]
+    assert [(s.command, s.host) for s in sections] == [
+        ("sh license summary", "gw"), ("show clock", "gw"), ("do show clock", "gw"), ("do", "gw")]
+    assert sections[1].is_clock and read_capture(path).printed_time is not None

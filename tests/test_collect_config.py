@@ -308,10 +308,10 @@ def test_collect_numbers_are_checked(tmp_path):
       suspend_window: never
     """)
     assert set(problems(path)) == {
-        "collect.concurrency: expected a whole number of at least 1",
-        "collect.logins_per_second: expected a number above 0",
+        "collect.concurrency: expected a whole number from 1 to 1,000",
+        "collect.logins_per_second: expected a number above 0, at most 1000",
         "collect.jitter: expected a fraction from 0 up to (not including) 1",
-        "collect.suspend_after: expected a whole number of at least 1",
+        "collect.suspend_after: expected a whole number from 1 to 1,000,000",
         "collect.suspend_window: not a duration (e.g. 90s, 15m, 6h, 1d or a number of seconds)",
     }
     path = write(tmp_path, BASE, "targets: {sw1: {}}\ncollect: {auth_backoff: 2h, auth_backoff_max: 1h}\n")
@@ -608,28 +608,41 @@ def test_a_secret_problem_is_reported_where_its_key_is_written(tmp_path, monkeyp
         f"groups.dc1.password_file: {tmp_path / 'missing.pw'}: no such file"]
 
 
-def test_a_password_file_must_be_a_small_regular_file_not_a_link(tmp_path):
+def test_a_password_file_must_be_one_short_line_in_a_regular_file_links_followed(tmp_path):
     import os
 
     secret_file(tmp_path, "real.pw", text=PLANTED)
-    (tmp_path / "link.pw").symlink_to(tmp_path / "real.pw")
+    (tmp_path / "link.pw").symlink_to(tmp_path / "real.pw")  # as Kubernetes mounts a secret: followed
+    shadow = tmp_path / "shadow"  # what /etc/shadow looks like: many lines, each a secret
+    shadow.write_text("".join(f"user{n}:$6$salt{n}$hash:19000:0:99999:7:::\n" for n in range(26)))
+    (tmp_path / "planted.pw").symlink_to(shadow)
+    secret_file(tmp_path, "two.pw", text=PLANTED + "\nsecond\n")
+    (tmp_path / "loop.pw").symlink_to(tmp_path / "loop.pw")
     os.mkfifo(tmp_path / "fifo.pw")  # opening it must not wait for a writer
+    (tmp_path / "fifo-link.pw").symlink_to(tmp_path / "fifo.pw")
     secret_file(tmp_path, "big.pw", text="x" * 5000)
     path = write(tmp_path, """\
     defaults: {username: licmon}
     targets:
-      sw1: {password_file: link.pw}
+      sw0: {password_file: link.pw}
+      sw1: {password_file: planted.pw}
       sw2: {password_file: fifo.pw}
       sw3: {password_file: big.pw}
       sw4: {key_file: link.pw}
+      sw5: {password_file: two.pw}
+      sw6: {password_file: loop.pw}
+      sw7: {password_file: fifo-link.pw}
     """)
     assert problems(path) == [
-        f"targets.sw1.password_file: {tmp_path / 'link.pw'}: a symbolic link; name the file itself (links are not "
-        "followed for secrets)",
+        f"targets.sw1.password_file: {tmp_path / 'planted.pw'} (a link to {shadow}): larger than 512 bytes, not a "
+        "password file",
         f"targets.sw2.password_file: {tmp_path / 'fifo.pw'}: not a regular file",
-        f"targets.sw3.password_file: {tmp_path / 'big.pw'}: larger than 4096 bytes, not a password file",
-        f"targets.sw4.key_file: {tmp_path / 'link.pw'}: a symbolic link; name the file itself (links are not "
-        "followed for secrets)"]
+        f"targets.sw3.password_file: {tmp_path / 'big.pw'}: larger than 512 bytes, not a password file",
+        f"targets.sw5.password_file: {tmp_path / 'two.pw'}: more than one line; a password file holds the password "
+        "alone",
+        f"targets.sw6.password_file: {tmp_path / 'loop.pw'}: a loop of symbolic links",
+        f"targets.sw7.password_file: {tmp_path / 'fifo-link.pw'} (a link to {tmp_path / 'fifo.pw'}): not a regular "
+        "file"]
 
 
 # ---------------------------------------------------------------- Credential.secret() and identity
@@ -640,8 +653,11 @@ def test_secret_from_a_file_is_read_when_asked_without_its_line_end(tmp_path):
     assert credential.secret() == Secret(password="first")
     file.write_text("second one\r\n")
     assert credential.secret().password == "second one"
-    file.write_text("  spaces kept \n\n")
-    assert credential.secret().password == "  spaces kept \n"
+    file.write_text("  spaces kept \n")
+    assert credential.secret().password == "  spaces kept "
+    file.write_text("first\n\n")  # a second line, even an empty one, is no part of one password
+    with pytest.raises(ConfigError, match=r"password_file: .*licmon.pw: more than one line"):
+        credential.secret()
 
 
 def test_secret_file_problems(tmp_path):

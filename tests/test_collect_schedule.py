@@ -196,3 +196,90 @@ def test_a_transcript_keeps_no_contact_or_credential(tmp_path: Path) -> None:
     for secret in ("noc@example.net", "555-0173", "Quarry", "Pr0xy", "svc"):
         assert secret not in saved
     assert "email-contact <redacted>" in saved and "http://proxy.example.net" in saved and "VRF: management" in saved
+
+
+# ---------------------------------------------------------------- the limits across a reload
+
+class Counting(StandIn):
+    """A stand-in that also notes, as each session starts, how many ran already and the
+    concurrency the runner had then."""
+
+    def __init__(self, runner_limit, seconds: float = 0.15):
+        super().__init__(seconds=seconds)
+        self.runner_limit = runner_limit
+        self.at_start: list[tuple[int, int]] = []  # (running before it, the limit then)
+
+    async def __call__(self, target: Target, secret) -> str:
+        self.at_start.append((self.running, self.runner_limit()))
+        return await super().__call__(target, secret)
+
+
+def _reload_scenario(runner: CollectionRunner, targets: tuple[Target, ...], after: CollectConfig,
+                     first: int) -> None:
+    """Collect `first` targets; once some run, reconfigure to `after` and collect the rest too
+    (as a SIGHUP that adds targets while a round runs)."""
+
+    async def scenario() -> None:
+        running = [asyncio.create_task(runner.collect(t)) for t in targets[:first]]
+        await asyncio.sleep(0.05)
+        runner.reconfigure(after)
+        running += [asyncio.create_task(runner.collect(t)) for t in targets[first:]]
+        await asyncio.gather(*running)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("before", "after"), [(3, 3), (4, 2), (1, 3)])
+def test_sessions_already_running_count_against_the_reloaded_concurrency(tmp_path: Path, before, after) -> None:
+    targets = _targets(12)
+    runner = CollectionRunner(_config(targets[:6], concurrency=before, logins_per_second=1000), tmp_path, StandIn())
+    session = Counting(lambda: runner.slots.limit)
+    runner.session = session
+    _reload_scenario(runner, targets, _config(targets, concurrency=after, logins_per_second=1000), first=6)
+    assert len(session.started) == 12
+    assert all(running < limit for running, limit in session.at_start)  # never past the limit of the moment
+    assert session.most == max(before, after)  # a raised limit starts the waiting sessions at once
+    assert runner.slots.in_use == 0
+
+
+def test_the_login_rate_holds_across_a_reload(tmp_path: Path) -> None:
+    targets = _targets(8)
+    session = StandIn(seconds=0.0)
+    runner = CollectionRunner(_config(targets[:4], concurrency=16, logins_per_second=8), tmp_path, session)
+    _reload_scenario(runner, targets, _config(targets, concurrency=16, logins_per_second=8), first=4)
+    starts = sorted(when for _, when in session.started)
+    assert len(starts) == 8
+    assert min(b - a for a, b in pairwise(starts)) >= 0.12  # 1/8 s apart, old and new queue alike
+
+
+def test_a_lowered_login_rate_applies_to_logins_already_queued(tmp_path: Path) -> None:
+    targets = _targets(5)
+    session = StandIn(seconds=0.0)
+    runner = CollectionRunner(_config(targets, concurrency=16, logins_per_second=20), tmp_path, session)
+    _reload_scenario(runner, targets, _config(targets, concurrency=16, logins_per_second=4), first=5)
+    starts = sorted(when for _, when in session.started)
+    assert len(starts) == 5 and min(b - a for a, b in pairwise(starts[2:])) >= 0.24
+
+
+def test_a_cancelled_wait_gives_its_slot_on(tmp_path: Path) -> None:
+    from lic_exporter.collect.schedule import SessionSlots
+
+    async def scenario() -> list[int]:
+        slots = SessionSlots(1)
+        seen = []
+
+        async def hold(seconds: float) -> None:
+            async with slots:
+                seen.append(slots.in_use)
+                await asyncio.sleep(seconds)
+
+        first = asyncio.create_task(hold(0.1))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(hold(0.0))
+        last = asyncio.create_task(hold(0.0))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        await asyncio.gather(first, last, return_exceptions=True)
+        return [*seen, slots.in_use]
+
+    assert asyncio.run(scenario()) == [1, 1, 0]

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,11 @@ from lic_exporter.daemon.follower import SyslogFollower
 from lic_exporter.parsing.files import Parser
 from tests.support.daemon import Daemon, free_port, series
 from tests.support.paths import SHOW_FIXTURES
+from tests.support.unprivileged import Unprivileged, find_unprivileged, scratch_folder
 from tests.test_logs import _read_until, parse_logfmt
 
 PLANTED = "Planted-Secret-4471q"  # must never show in any message
 UNREADABLE = Path("/proc/self/mem")  # opens, and reading it from its start fails (EIO), even as root
-as_root = pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 000")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -138,11 +139,22 @@ def test_an_unreadable_web_configuration(capsys, tmp_path):
     assert (code, err) == (2, [f"lic-exporter serve: --web.config.file {tmp_path}: cannot read it (is a directory)"])
 
 
-@as_root
-def test_a_web_configuration_without_read_permission(capsys, tmp_path):
-    web = write(tmp_path / "web.yml", "{}\n", mode=0)
-    code, err = serve(capsys, tmp_path, "--web.config.file", str(web))
-    assert (code, err) == (2, [f"lic-exporter serve: --web.config.file {web}: cannot read it (permission denied)"])
+@pytest.fixture(scope="module")
+def unprivileged() -> Iterator[tuple[Unprivileged, Path]]:
+    """A runner file modes bind (root reads a mode-000 file) and a folder it may enter."""
+    with scratch_folder() as folder:
+        yield find_unprivileged(folder), folder
+
+
+def test_a_web_configuration_without_read_permission(unprivileged, request):
+    runner, scratch = unprivileged
+    folder = scratch / request.node.name
+    folder.mkdir(mode=0o755)
+    fleet(folder).chmod(0o755)
+    web = write(folder / "web.yml", "{}\n", mode=0)
+    done = runner.run("serve", "--watch", str(folder / "fleet"), "--web.config.file", str(web), cwd=folder)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2, [f"lic-exporter serve: --web.config.file {web}: cannot read it (permission denied)"])
 
 
 def test_missing_certificate_and_key_name_their_keys_and_paths(capsys, tmp_path):
@@ -229,7 +241,8 @@ def test_every_kind_of_unreadable_password_file_is_listed_at_once(capsys, tmp_pa
     write(tmp_path / "empty.pw", "\n")
     write(tmp_path / "huge.pw", PLANTED * (MAX_SECRET_BYTES // len(PLANTED) + 1))
     write(tmp_path / "real.pw", PLANTED)
-    (tmp_path / "link.pw").symlink_to(tmp_path / "real.pw")
+    write(tmp_path / "shadow", "".join(f"user{n}:$6$salt$hash:19000:0:99999:7:::\n" for n in range(26)))
+    (tmp_path / "link.pw").symlink_to(tmp_path / "shadow")
     config = collection(tmp_path, defaults="username: licmon, password_env: LIC_CE_SET", targets="""\
   sw1: {password_file: missing.pw}
   sw2: {password_file: folder.pw}
@@ -252,8 +265,8 @@ def test_every_kind_of_unreadable_password_file_is_listed_at_once(capsys, tmp_pa
         f"{prefix}.sw4.password_file: {tmp_path / 'empty.pw'}: empty",
         f"{prefix}.sw5.password_file: {tmp_path / 'huge.pw'}: larger than {MAX_SECRET_BYTES} bytes, not a "
         "password file",
-        f"{prefix}.sw6.password_file: {tmp_path / 'link.pw'}: a symbolic link; name the file itself (links are not "
-        "followed for secrets)",
+        f"{prefix}.sw6.password_file: {tmp_path / 'link.pw'} (a link to {tmp_path / 'shadow'}): larger than "
+        f"{MAX_SECRET_BYTES} bytes, not a password file",
         f"{prefix}.sw7.password_file: /proc/self/mem: cannot read it (input/output error)",
         f"{prefix}.sw8.password_env: environment variable LIC_CE_UNSET is not set (set it where the exporter starts, "
         "e.g. in the service's environment file)",
@@ -262,13 +275,18 @@ def test_every_kind_of_unreadable_password_file_is_listed_at_once(capsys, tmp_pa
     assert PLANTED not in "\n".join(err)
 
 
-@as_root
-def test_a_password_file_without_read_permission(capsys, tmp_path):
-    write(tmp_path / "licmon.pw", PLANTED, mode=0)
-    config = collection(tmp_path, "  sw1: {}\n", defaults="username: licmon, password_file: licmon.pw")
-    code, err, _ = run(capsys, "collect", "--config.file", str(config), "--out", str(tmp_path / "out"))
-    assert (code, err) == (2, [f"lic-exporter collect: {config}: defaults.password_file: {tmp_path / 'licmon.pw'}: "
-                               "cannot read it (permission denied)"])
+def test_a_password_file_without_read_permission(unprivileged, request):
+    runner, scratch = unprivileged
+    folder = scratch / request.node.name
+    folder.mkdir(mode=0o755)
+    write(folder / "licmon.pw", PLANTED, mode=0)
+    config = collection(folder, "  sw1: {}\n", defaults="username: licmon, password_file: licmon.pw")
+    config.chmod(0o644)
+    done = runner.run("collect", "--config.file", str(config), "--out", str(folder / "out"), cwd=folder)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2, [f"lic-exporter collect: {config}: defaults.password_file: {folder / 'licmon.pw'}: "
+            "cannot read it (permission denied)"])
+    assert PLANTED not in done.stderr + done.stdout
 
 
 def test_a_yaml_error_in_the_collection_configuration_is_one_line(capsys, tmp_path):

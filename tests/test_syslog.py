@@ -227,3 +227,49 @@ def test_redaction_of_more_forms() -> None:
                          ("passwd=abc", "abc"), ("streetaddress 1 Main St phone-contact +14155550100", "Main St"),
                          ("phone-contact +14155550100", "4155550100")]:
         assert secret not in scrub(text), text
+
+
+def test_a_message_glued_after_other_text_keeps_its_own_time() -> None:
+    """A console prints an asynchronous message into a prompt: the header right before the
+    message is read (IOS XR, NX-OS with a year, IOS clock markers), not the text before it."""
+    found = events(
+        "Enter root-system username: RP/0/RP0/CPU0:Aug 20 10:02:13.804 UTC: smartlicserver[186]: "
+        "%LICENSE-SMART_LIC-3-COMM_FAILED : Communications failure with the Cisco Smart License Utility (CSLU) : "
+        "Unable to resolve server hostname/domain name\n"
+        "login: 2021 Jan 29 06:40:54 leaf9 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure\n"
+        "User Access Verification 2021 Jan 29 06:40:55 UTC: %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: x\n"
+        "Press RETURN to get started! *Apr  1 15:38:30.166: %SMART_LIC-5-EVAL_START: Entering evaluation period\n"
+        "Sep 21 text %SMART_LIC-3-EVAL_EXPIRED:Evaluation period expired\n")
+    assert [(e.device, e.time) for e in found] == [
+        ("fallback", datetime(2026, 8, 20, 10, 2, 13, 804000, tzinfo=UTC)),
+        ("leaf9", datetime(2021, 1, 29, 6, 40, 54, tzinfo=UTC)),
+        ("fallback", datetime(2021, 1, 29, 6, 40, 55, tzinfo=UTC)),
+        ("fallback", datetime(2026, 4, 1, 15, 38, 30, 166000, tzinfo=UTC)),
+        ("fallback", None),  # no header before the message: counted, without a time
+    ]
+    assert found[0].reason is Reason.DNS
+
+
+def test_the_glued_failure_sets_the_last_failure_time(parser: Parser) -> None:
+    result = parser.parse_file(SYSLOG_FIXTURES.parent / "public" / "syslog" / "iosxr_console_prompt_glued.log")
+    assert result.syslog is not None
+    (device, when), = result.syslog.last_failure.items()
+    assert device == "iosxr_console_prompt_glued"
+    assert (when.month, when.day, when.hour, when.minute) == (8, 20, 10, 17)
+
+
+def test_reporting_required_warnings_give_the_report_ack_date() -> None:
+    """The newest REPORTING_REQUIRED of a device: its own time plus the days it names."""
+    tally = Tally()
+    for event in events("2026 Feb 02 06:00:12 leaf31 %LICMGR-6-LOG_SMART_LIC_REPORTING_REQUIRED: A Usage report "
+                        "acknowledgement will be required in 60 days.\n"
+                        "2026 Mar 01 06:00:15 leaf31 %LICMGR-6-LOG_SMART_LIC_REPORTING_REQUIRED: A Usage report "
+                        "acknowledgement will be required in 32 days.\n"
+                        "*Apr  1 15:39:19.199: %SMART_LIC-6-REPORTING_REQUIRED: A Usage report acknowledgement will "
+                        "be required in 89 days.\n"):
+        tally.add(event)
+    merged = Tally()
+    merged.merge(tally)
+    assert merged.per_device()["leaf31"].report_due == (datetime(2026, 3, 1, 6, 0, 15, tzinfo=UTC),
+                                                       datetime(2026, 4, 2, 6, 0, 15, tzinfo=UTC))
+    assert merged.report_due["fallback"][1] == datetime(2026, 6, 29, 15, 39, 19, 199000, tzinfo=UTC)

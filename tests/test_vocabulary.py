@@ -1,9 +1,12 @@
 """The public vocabulary (lic_exporter/model/vocabulary.py) is the one source: its names are the
-contract's and the page's, and the alert rules, the table's colours and the diagnose severities
-all follow its one table of deadline thresholds."""
+contract's and the page's, and the alert rules, the Grafana alerts, the dashboards' colours, the
+table's colours and the diagnose severities all follow its one table of thresholds; none of the
+generated files or of the modules that judge urgency holds a number of its own."""
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -18,8 +21,13 @@ from lic_exporter.analysis.diagnose import Facts, diagnose
 from lic_exporter.exposition.metrics import ExporterStats, exposition
 from lic_exporter.model.records import AuthorizationState
 from lic_exporter.model.vocabulary import (
+    ATTEMPT_OVERDUE_DAYS,
+    CALLHOME_FLEETWIDE,
+    CALLHOME_REPEATING,
+    CAPTURE_STALE_DAYS,
     COLLECT_REASONS,
     COLLECT_REASONS_ADDED,
+    COLLECTION_AGE,
     DEADLINE_DAYS,
     SEVERITIES,
     Attempt,
@@ -36,6 +44,7 @@ README = PROJECT / "README.md"
 DASHBOARDS = PROJECT / "dashboards"
 RULES = DASHBOARDS / "prometheus" / "lic_exporter.rules.yml"
 GRAFANA_ALERTS = DASHBOARDS / "grafana" / "provisioning" / "alerting" / "lic_exporter.yml"
+BOARDS = sorted((DASHBOARDS / "grafana").glob("*.json"))
 EXAMPLES = [str(PROJECT / "examples" / "fleet"), str(PROJECT / "examples" / "syslog")]
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 _METRIC = re.compile(r"\b(?:cisco_smartlic|lic_exporter)_[a-z_]+")
@@ -190,3 +199,159 @@ def test_diagnose_severities_follow_the_table() -> None:
                                                 **failing)) is Severity.WARNING
     assert _severity("registration_failing", at(Deadline.REGISTRATION_EXPIRY, registration.warning - 0.1,
                                                 **failing)) is Severity.CRITICAL
+
+
+# --- no threshold of its own anywhere --------------------------------------------------------
+
+def marks() -> set[float]:
+    """Every number the vocabulary's tables give a threshold: deadline days, freshness (days,
+    interval factors), failure counts and the fleet share."""
+    found = {float(n) for days in DEADLINE_DAYS.values() for n in (days.warning, days.critical)}
+    found |= {COLLECTION_AGE.late, COLLECTION_AGE.stale, CAPTURE_STALE_DAYS, ATTEMPT_OVERDUE_DAYS,
+              CALLHOME_REPEATING.failures, CALLHOME_FLEETWIDE.percent, CALLHOME_FLEETWIDE.devices}
+    return found
+
+
+# Numbers in a query that are no threshold: booleans and counts (0, 1), percent (100), seconds
+# per hour and per day, milliseconds (Grafana's dates).
+UNITS = {0.0, 1.0, 100.0, 1000.0, 3600.0, 86400.0}
+# Windows that are no threshold: how long a device or exporter is remembered (1d), a scrape (1m).
+MEMORY = {"1d", "1m"}
+_NUMBER = re.compile(r"(?<![\w.$])\d+(?:\.\d+)?(?![\w.])")
+_DURATION = re.compile(r"\b\d+[smhdwy]\b")
+
+
+def query_numbers(expr: str) -> tuple[set[float], set[str]]:
+    """The numbers and the durations of a PromQL expression (label values left out)."""
+    bare = re.sub(r'"[^"]*"', '""', expr)
+    return {float(n) for n in _NUMBER.findall(_DURATION.sub("", bare))}, set(_DURATION.findall(bare))
+
+
+def generated_queries() -> list[tuple[str, str]]:
+    """Every alert expression, Grafana alert query, and dashboard query that judges time."""
+    found = [(rule["alert"], rule["expr"]) for rule in alert_rules(RULES)]
+    found += [(rule["title"], rule["data"][0]["model"]["expr"]) for rule in alert_rules(GRAFANA_ALERTS)]
+    for path in BOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            found += [(f"{path.stem}: {panel['title']}", t["expr"]) for t in panel.get("targets", [])
+                      if "time()" in t["expr"]]
+    return found
+
+
+def test_no_generated_query_holds_a_threshold_of_its_own() -> None:
+    allowed = marks() | UNITS
+    windows = MEMORY | {f"{CALLHOME_REPEATING.hours}h", f"{CALLHOME_FLEETWIDE.hours}h"}
+    queries = generated_queries()
+    assert len(queries) > 20
+    for where, expr in queries:
+        numbers, durations = query_numbers(expr)
+        assert numbers <= allowed, (where, numbers - allowed)
+        assert durations <= windows, (where, durations - windows)
+
+
+def test_no_grafana_condition_or_dashboard_threshold_of_its_own() -> None:
+    """Grafana's conditions (gt/lt only) are the marks, in seconds where the query is, or a
+    hair under a count (> N - 0.001 for >= N); 0.5 splits a 1/0 query. Every dashboard threshold
+    step is a mark, or 1 (a 0/1 stat, one failure)."""
+    conditions = marks() | {days * 86400 for days in (CAPTURE_STALE_DAYS, ATTEMPT_OVERDUE_DAYS)}
+    conditions |= {CALLHOME_REPEATING.failures - 0.001, 0.0, 0.5, 1.0}
+    for rule in alert_rules(GRAFANA_ALERTS):
+        [condition] = rule["data"][1]["model"]["conditions"]
+        assert set(condition["evaluator"]["params"]) <= conditions, rule["title"]
+    for path in BOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            fields = panel.get("fieldConfig", {})
+            configs = [fields.get("defaults", {})] + [{p["id"]: p["value"] for p in o["properties"]}
+                                                     for o in fields.get("overrides", [])]
+            for config in configs:
+                steps = (config.get("thresholds") or {}).get("steps", [])
+                values = {step["value"] for step in steps} - {None}
+                assert values <= marks() | {1}, (path.stem, panel["title"], values)
+
+
+def test_each_deadline_is_coloured_by_its_own_marks() -> None:
+    """A column of one deadline has that deadline's thresholds; a row naming its deadline is
+    coloured by the urgency Prometheus computes with that deadline's marks."""
+    fleet, device = (json.loads((DASHBOARDS / "grafana" / name).read_text())
+                     for name in ("fleet-overview.json", "device-detail.json"))
+    matrix = next(p for p in fleet["panels"] if p["title"] == "Every deadline per device (days left)")
+    columns = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+               for o in matrix["fieldConfig"]["overrides"]}
+    for deadline, days in DEADLINE_DAYS.items():
+        steps = [(step["color"], step["value"]) for step in columns[deadline]["thresholds"]["steps"]]
+        assert steps == [("red", None), ("orange", days.critical), ("green", days.warning)], deadline
+    rows = [p for board in (fleet, device) for p in board["panels"]
+            if p["title"] in ("Nearest deadline per device", "Deadlines (days left)")]
+    assert len(rows) == 2
+    for panel in rows:
+        urgency = panel["targets"][1]["expr"]
+        pairs = re.findall(r'deadline="(\w+)"[^}]*\} - time\(\)\) / 86400 < bool ([\d.]+)', urgency)
+        found: dict[str, set[float]] = {}
+        for deadline, days in pairs:
+            found.setdefault(deadline, set()).add(float(days))
+        expected = {d.value: {float(t.warning), float(t.critical)} for d, t in DEADLINE_DAYS.items()}
+        assert found == expected, panel["title"]
+        [colour] = [o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "urgency"]
+        assert colour["properties"][0]["value"]["applyToRow"] is True
+
+
+def test_collection_freshness_is_judged_against_each_devices_interval() -> None:
+    fleet = json.loads((DASHBOARDS / "grafana" / "fleet-overview.json").read_text())
+    panel = next(p for p in fleet["panels"] if p["title"].startswith("Collection from the switches"))
+    state = panel["targets"][1]["expr"]
+    factors = {float(f) for f in re.findall(rf"> bool ([\d.]+) \* {MetricName.COLLECT_INTERVAL}", state)}
+    assert factors == {COLLECTION_AGE.late, COLLECTION_AGE.stale}
+    assert "thresholds" not in panel["fieldConfig"]["defaults"] or not [
+        s for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None]
+    collecting = next(rule for rule in alert_rules(RULES) if rule["alert"] == "LicCollectionFailing")
+    assert f"< {COLLECTION_AGE.stale} * {MetricName.COLLECT_INTERVAL}" in collecting["expr"]
+    assert COLLECTION_AGE.state(10 * 3600, 6 * 3600) is Severity.WARNING  # one run missed
+    assert COLLECTION_AGE.state(19 * 3600, 6 * 3600) is Severity.CRITICAL
+    assert COLLECTION_AGE.state(30 * 3600, 24 * 3600) is None  # a daily schedule, on time
+
+
+# The modules that judge urgency: the diagnose rules, the days-left computation, the table's colours.
+JUDGES = [*sorted((PROJECT / "lic_exporter" / "analysis").glob("*.py")),
+          PROJECT / "lic_exporter" / "exposition" / "formats.py"]
+
+
+def own_thresholds(path) -> list[str]:
+    """Where a module holds a number of its own: a duration written as a literal, a comparison
+    with a number other than 0 or 1, a module-level numeric constant (seconds per day aside)."""
+    found = []
+    tree = ast.parse(path.read_text())
+
+    def numeric(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Constant) and isinstance(node.value, int | float)
+                and not isinstance(node.value, bool))
+
+    def duration(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "timedelta"
+                and any(numeric(a) for a in [*node.args, *(k.value for k in node.keywords)]))
+
+    def comparison(node: ast.AST) -> bool:
+        return isinstance(node, ast.Compare) and any(numeric(side) and side.value not in (0, 1)
+                                                     for side in [node.left, *node.comparators])
+
+    found += [f"{path.name}:{node.lineno}: {ast.unparse(node)}" for node in ast.walk(tree)
+              if duration(node) or comparison(node)]
+    found += [f"{path.name}:{node.lineno}: {ast.unparse(node)}" for node in tree.body
+              if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and numeric(node.value)
+              and ast.unparse(node).split()[0].rstrip(":") != "SECONDS_PER_DAY"]
+    return found
+
+
+def test_no_judging_module_holds_a_threshold_of_its_own() -> None:
+    assert len(JUDGES) >= 3
+    assert [where for path in JUDGES for where in own_thresholds(path)] == []
+
+
+def test_the_scan_finds_a_threshold_of_its_own(tmp_path) -> None:
+    """The scans above would see a number written in place of the table's."""
+    module = tmp_path / "rogue.py"
+    module.write_text("from datetime import timedelta\nWARN_DAYS = 21\nLATE = timedelta(hours=9)\n"
+                      "def f(days):\n    return days < 14\n")
+    assert len(own_thresholds(module)) == 3
+    numbers, durations = query_numbers('(cisco_smartlic_deadline_timestamp_seconds{deadline="report_ack"} - time())'
+                                       " / 86400 < 21 and increase(x[2h]) > 0")
+    assert numbers - (marks() | UNITS) == {21.0} and durations == {"2h"}

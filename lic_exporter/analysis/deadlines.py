@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from lic_exporter.model.vocabulary import DEADLINE_DAYS, Deadline, Severity
+from lic_exporter.model.vocabulary import ATTEMPT_OVERDUE_DAYS, CAPTURE_STALE_DAYS, DEADLINE_DAYS, Deadline, Severity
 
 SECONDS_PER_DAY = 86400.0
+# The vocabulary's freshness marks as durations, for the rules that compare times
+# (diagnose's stale_capture and attempt_overdue, as LicSourceDataStale and LicAttemptOverdue).
+STALE_AFTER = timedelta(days=CAPTURE_STALE_DAYS)
+OVERDUE_AFTER = timedelta(days=ATTEMPT_OVERDUE_DAYS)
 
 
 def days_until(when: datetime, now: datetime) -> float:

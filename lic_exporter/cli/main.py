@@ -23,6 +23,7 @@ from lic_exporter.cli.options import (
     EXIT_PARSE_ERRORS,
     EXIT_USAGE,
     UsageError,
+    device_pattern,
     instant,
     positive,
     read_device_map,
@@ -46,6 +47,8 @@ DEFAULT_LISTEN = ":10311"  # above the exhausted 9100-9999 range of Prometheus' 
 CPUS = os.cpu_count() or 1
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("logfmt", "json")
+DEVICE_PATTERN_HELP = ("name devices from the file's path relative to the folder given, with a group named device, "
+                       "e.g. '^[^/]+/(?P<device>[^/]+)$' for GROUP/DEVICE files; a prompt in the file still wins")
 
 
 class _Help(argparse.HelpFormatter):
@@ -84,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser("diagnose", formatter_class=_Help,
                                    help="findings with remedies, from the same inputs as parse",
                                    description="What is wrong, why, and what to do, from the same inputs as parse. "
-                                               "Exit 1 when a warning or critical finding (or unreadable input) "
-                                               "is found.")
+                                               "Exit 1 when a warning or critical finding is found, when input "
+                                               "could not be read or parsed, or when no device is found at all.")
     diagnose.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or folder (walked recursively)")
     diagnose.add_argument("--format", choices=("text", "json"), default="text",
                           help="text for people, json for scripts")
@@ -157,6 +160,7 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
                               "and dashboards compute days from the timestamps and do not need it")
     metrics.add_argument("--device-map", type=Path, metavar="FILE",
                          help="names for syslog senders known only by address: lines of ADDRESS NAME")
+    metrics.add_argument("--device-pattern", type=device_pattern, metavar="REGEX", help=DEVICE_PATTERN_HELP)
     metrics.add_argument("--tz", type=zone_option, action="append", default=[], metavar="NAME=+HH:MM",
                          help="a time zone abbreviation the switches print, e.g. CET=+01:00 (repeatable)")
     metrics.add_argument("--jobs", type=positive, default=CPUS, metavar="N",
@@ -179,6 +183,7 @@ def _common(command: argparse.ArgumentParser) -> None:
                               "(repeatable)")
     command.add_argument("--device-map", type=Path, metavar="FILE",
                          help="names for syslog senders known only by address: lines of ADDRESS NAME")
+    command.add_argument("--device-pattern", type=device_pattern, metavar="REGEX", help=DEVICE_PATTERN_HELP)
     command.add_argument("--now", type=instant, metavar="ISO8601",
                          help="judge deadlines as of this time instead of the current time")
     command.add_argument("--jobs", type=positive, default=CPUS, metavar="N",
@@ -253,7 +258,7 @@ def _parse_json(args: argparse.Namespace) -> int:
 
 def _parser(args: argparse.Namespace) -> Parser:
     """The Parser for these options (UsageError: a PATH that does not exist, a bad --device-map)."""
-    missing = [str(path) for path in args.paths if not path.exists()]
+    missing = [str(path) for path in args.paths if not _exists(path)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     try:
@@ -262,7 +267,20 @@ def _parser(args: argparse.Namespace) -> Parser:
         raise UsageError(f"--device-map: {exc}") from None
     from lic_exporter.parsing.files import Parser
 
-    return Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs)
+    return Parser(zones=dict(args.tz) or None, device_map=device_map, jobs=args.jobs,
+                  device_pattern=args.device_pattern)
+
+
+def _exists(path: Path) -> bool:
+    """Whether the PATH is there; one that cannot be looked at (below a folder without search
+    permission) may well be: reading it says why it cannot be read (exit 1, not 2)."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Record], list[ParseIssue], int, Tally]:
@@ -284,7 +302,10 @@ def _read(args: argparse.Namespace) -> tuple[list[Record], list[ParseIssue], int
             tally.merge(result.syslog)
     for issue in issues:
         print(issue, file=sys.stderr)
-    return records, issues, files_ok, tally
+    from lic_exporter.parsing.results import newest_captures
+
+    # As the daemon does: of several files giving a device the same command, the newest counts.
+    return newest_captures(records), issues, files_ok, tally
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -292,19 +313,29 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    """Exit 0 when nothing above info was found, 1 for warnings or critical findings (so it
-    can gate a pipeline), 2 for usage errors."""
+    """Exit 0 when nothing above info was found, 1 for warnings or critical findings, input
+    that could not be read or parsed, or no device at all (so it can gate a pipeline), 2 for
+    usage errors."""
     records, issues, _, tally = _read(args)
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
     from lic_exporter.analysis.views import device_views
     from lic_exporter.exposition import formats as render
 
-    findings = diagnose(fleet_facts(device_views(records), tally), args.now or datetime.now(UTC))
+    fleet = fleet_facts(device_views(records), tally)
+    findings = diagnose(fleet, args.now or datetime.now(UTC))
+    nothing = f"no device found in {', '.join(str(path) for path in args.paths)}: nothing to judge\n"
     if args.format == "json":
         sys.stdout.write(render.findings_json(findings, issues) + "\n")
-    else:
-        sys.stdout.write(render.as_diagnosis(findings, _color(args)))
+        if not fleet:
+            sys.stderr.write(nothing)
+    else:  # never "every device looks healthy" over no device, nor over input not all read
+        if not fleet:
+            sys.stdout.write(nothing)
+        elif not findings and issues:
+            sys.stdout.write(f"no findings in what could be read ({len(fleet)} device(s))\n")
+        else:
+            sys.stdout.write(render.as_diagnosis(findings, _color(args)))
         if issues:
             sys.stdout.write(f"\n{len(issues)} input problem(s), listed on stderr: findings may be missing\n")
-    # Input that could not be parsed must not pass a gate as "healthy".
-    return EXIT_PARSE_ERRORS if issues or any(f.severity != "info" for f in findings) else EXIT_OK
+    # Input that could not be read or parsed, or none at all, must not pass a gate as "healthy".
+    return EXIT_PARSE_ERRORS if issues or not fleet or any(f.severity != "info" for f in findings) else EXIT_OK

@@ -1,5 +1,5 @@
 """What the commands share: exit codes, the usage error, and the readers of option values (--tz,
---device-map, --now, counts). Both the command line (cli) and the daemon's start-up (serve)
+--device-map, --device-pattern, --now, counts). Both the command line (cli) and the daemon's start-up (serve)
 import it, so neither needs the other."""
 
 from __future__ import annotations
@@ -47,6 +47,17 @@ def shard_option(text: str) -> tuple[int, int]:
     if not (number.isdigit() and shards.isdigit()) or not 1 <= int(number) <= int(shards):
         raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
     return int(number), int(shards)
+
+
+def device_pattern(text: str) -> re.Pattern[str]:
+    """`--device-pattern REGEX`: a regular expression with a group named `device`."""
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression ({exc}): {text!r}") from None
+    if "device" not in pattern.groupindex:
+        raise argparse.ArgumentTypeError(f"needs a group named device, as in (?P<device>[^/]+): {text!r}")
+    return pattern
 
 
 def positive(text: str) -> int:

@@ -1,6 +1,7 @@
 """`lic-exporter serve`: start the daemon (and, with --config.file, the collection), run until
 SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP and, with
---web.enable-lifecycle, on POST /-/reload.
+--web.enable-lifecycle, on POST /-/reload. SIGTERM ends it within a few seconds whatever is
+running (the initial scan, a reload, sessions): what is still busy then is not waited for.
 
 The wiring: the state (files -> devices -> page) is told where the syslog totals, the
 collection's statuses, the configuration's reload status and the time come from; the watcher
@@ -48,7 +49,8 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     settings = serve_settings(args)
     parser = Parser(zones=dict(args.tz) or None, device_map=settings.device_map, jobs=args.jobs,
-                    syslog_max_devices=args.syslog_max_devices, syslog_known_only=args.syslog_known_only)
+                    syslog_max_devices=args.syslog_max_devices, syslog_known_only=args.syslog_known_only,
+                    device_pattern=args.device_pattern)
     pending = PendingChanges()
     collection = _collection(settings.collect, args, on_result=lambda result: pending.refresh())
     follower = SyslogFollower(args.syslog, parser.syslog_lines, on_change=pending.refresh) if args.syslog else None
@@ -99,13 +101,22 @@ def _collection(config: CollectConfig | None, args: argparse.Namespace,
     return CollectLoop(config, args.collect_dir, on_result=on_result)
 
 
+def _log_thread_death(hook: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught exception as one escaped log record, not a raw traceback on stderr
+    (its message may carry a device's or a file's words)."""
+    if hook.exc_type is not SystemExit and hook.exc_value is not None:
+        thread = hook.thread.name if hook.thread is not None else "a thread"
+        log.error("%s ended by an unexpected error", thread,
+                  exc_info=(hook.exc_type, hook.exc_value, hook.exc_traceback))
+
+
 def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebConfig,
          collection: CollectLoop | None, reload: Reloader) -> int:
+    threading.excepthook = _log_thread_death
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, args=("SIGHUP",), name="reload",
-                                                             daemon=True).start())
+    signal.signal(signal.SIGHUP, lambda *_: reload.request("SIGHUP"))  # never waits: one reload thread
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.tls is not None else "http"
     log.info("listening on %s (%s%s)", listen, scheme, ", basic auth" if web.users else "")
@@ -115,11 +126,13 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
         collection.start()
     stop.wait()
     log.info("stopping")
-    if collection is not None:
-        collection.stop()
+    collection_stopped = collection.stop() if collection is not None else True
     server.shutdown()
     server.server_close()
-    if starting.is_alive():  # stopped during the initial scan: do not wait for it to finish
+    if starting.is_alive() or reload.busy() or not collection_stopped:
+        # Stopped during the initial scan, a reload (a 20,000-target configuration takes
+        # seconds) or sessions that do not end: do not wait for them, nor let the interpreter
+        # wait for their worker threads at exit. Everything they write is written atomically.
         logging.shutdown()
         os._exit(EXIT_OK)
     watcher.stop()

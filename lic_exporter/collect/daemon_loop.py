@@ -3,6 +3,11 @@ its own event loop; SIGHUP hands it a new configuration.
 
 At a start, every target without a transcript younger than the interval is due at once;
 after a collection a target is due at its next slot (or its backoff) as the runner says.
+The due times are a heap, so a wake-up costs the targets that are due, not the fleet (20,000
+targets wake the loop thousands of times a round). A reload hands over the latest
+configuration only: reloads that come faster than the loop applies them are skipped over.
+A collect folder that disappears is created again within FOLDER_CHECK_SECONDS, and the
+targets whose transcripts went with it are due again, as at a start.
 
 The log gets one summary line per round at info (a failure is a warning of its own, a device
 collected a debug line): the first round is what was due at the start, logged once it is all
@@ -14,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
-import math
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +36,8 @@ from lic_exporter.collect.schedule import fresh_transcript, next_slot
 from lic_exporter.collect.targets import CollectConfig, Target
 
 log = logging.getLogger("lic_exporter.collect")
-_MAX_SLEEP = 30.0  # wake up now and then, whatever is due: a reload or a stop is noticed at once anyway
+FOLDER_CHECK_SECONDS = 2.0  # how often the loop looks whether the collect folder is still there
+STOP_SECONDS = 3.0  # how long stop() waits for running sessions to be cancelled
 ROUND_SUMMARY_SECONDS = 3600.0
 
 
@@ -69,7 +75,9 @@ class CollectLoop:
         self.out_dir = out_dir
         self.runner = CollectionRunner(config, out_dir, session, on_result=on_result)
         self.rng = random.Random(seed)
-        self._due: dict[str, float] = {}
+        self._targets = {target.name: target for target in config.targets}
+        self._due: dict[str, float] = {}  # name -> when; absent while it runs
+        self._heap: list[tuple[float, str]] = []  # (when, name); entries _due no longer holds are stale
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -78,6 +86,7 @@ class CollectLoop:
         self._started = threading.Event()
         self._round = _Round()
         self._running = 0  # collections started and not done (the loop's thread only)
+        self._latest: CollectConfig | None = None  # a reload not applied yet (under _lock)
 
     # --- from other threads ----------------------------------------------------------------
 
@@ -86,22 +95,29 @@ class CollectLoop:
         self._thread.start()
         self._started.wait(10)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop collecting; whether the loop ended within `timeout` (its thread is a daemon's:
+        one that did not end does not keep the process)."""
         self._stopping = True
         self._poke()
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def reload(self, config: CollectConfig) -> None:
         """A new configuration (SIGHUP): new targets are scheduled as at a start, removed
-        ones forgotten, the status of the others kept."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._apply, config)
+        ones forgotten, the status of the others kept. Only the latest of several reloads
+        waiting is applied."""
+        with self._lock:
+            waiting, self._latest = self._latest is not None, config
+        if not waiting and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._apply_latest)
 
     def statuses(self) -> list[DeviceStatus]:
         """A copy of every target's status, safe to render while collection goes on."""
         with self._lock:
-            names = {target.name for target in self.runner.config.targets}
+            names = self._targets.keys()
             return [replace(status, failures=status.failures.copy())
                     for name, status in sorted(self.runner.status.items()) if name in names]
 
@@ -114,22 +130,36 @@ class CollectLoop:
     async def _main(self) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         self._schedule_all(self.runner.config.targets)
+        self._apply_latest()  # a reload that came before the loop ran
         self._started.set()
         tasks: set[asyncio.Task] = set()
+        checked = 0.0
         while not self._stopping:
             now = time.time()
-            for target in self.runner.config.targets:
-                if self._due.get(target.name, math.inf) <= now:
-                    self._due[target.name] = math.inf  # running: scheduled again when done
-                    task = asyncio.create_task(self._run(target))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-            sleep = min([*self._due.values(), now + _MAX_SLEEP]) - now
+            if time.monotonic() - checked >= FOLDER_CHECK_SECONDS:
+                checked = time.monotonic()
+                self._check_folder(now)
+            for target in self._take_due(now):
+                task = asyncio.create_task(self._run(target))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            sleep = min(self._heap[0][0] - now if self._heap else FOLDER_CHECK_SECONDS, FOLDER_CHECK_SECONDS)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(sleep, 0.05))
         for task in tasks:
             task.cancel()
+
+    def _take_due(self, now: float) -> list[Target]:
+        """The targets due by `now`, marked running (scheduled again when done)."""
+        due = []
+        with self._lock:
+            while self._heap and self._heap[0][0] <= now:
+                when, name = heapq.heappop(self._heap)
+                if self._due.get(name) == when and name in self._targets:
+                    del self._due[name]
+                    due.append(self._targets[name])
+        return due
 
     async def _run(self, target: Target) -> None:
         self._running += 1
@@ -141,31 +171,65 @@ class CollectLoop:
             log.exception("%s: collection failed unexpectedly", target.name)
         finally:  # not for a target a reload removed meanwhile: it would never run again
             self._running -= 1
-            self._round.add(outcome, time.monotonic())
-            self._round.summary(time.monotonic(), self._running)
-            if any(current.name == target.name for current in self.runner.config.targets):
-                self._set_due(target, self.runner.next_due(target, time.time(), self.rng))
+            # Cancelled by the stop: nothing to schedule (20,000 of them must not delay it).
+            if not self._stopping:
+                self._after(target, outcome)
 
-    def _schedule_all(self, targets: tuple[Target, ...]) -> None:
+    def _after(self, target: Target, outcome: str) -> None:
+        """Count a finished collection in the round, and schedule the target's next one."""
+        self._round.add(outcome, time.monotonic())
+        self._round.summary(time.monotonic(), self._running)
+        current = self._targets.get(target.name)
+        if current is not None:
+            self._set_due(current, self.runner.next_due(current, time.time(), self.rng))
+
+    def _schedule_all(self, targets: Iterable[Target]) -> None:
         now, interval = time.time(), self.runner.config.collect.interval
         for target in targets:
             if target.host_key_policy == "insecure":
                 log.warning("%s: host_key_policy insecure: the switch's identity is not checked", target.name)
             fresh = fresh_transcript(self.out_dir, target.name, interval, now)
             self._set_due(target, next_slot(target.name, self.runner.config.collect, now, self.rng)
-                          if fresh else now)
-
-    def _set_due(self, target: Target, when: float) -> None:
-        with self._lock:
-            self._due[target.name] = when
-            self.runner.status.setdefault(target.name, DeviceStatus(target.name)).next_due = when
+                          if fresh else now, poke=False)
         self._poke()
 
-    def _apply(self, config: CollectConfig) -> None:
-        old = {target.name for target in self.runner.config.targets}
+    def _set_due(self, target: Target, when: float, poke: bool = True) -> None:
+        with self._lock:
+            self._due[target.name] = when
+            heapq.heappush(self._heap, (when, target.name))
+            self.runner.status.setdefault(target.name, DeviceStatus(target.name)).next_due = when
+            if len(self._heap) > 2 * len(self._due) + 1024:  # stale entries: rebuilt now and then
+                self._heap = [(due, name) for name, due in self._due.items()]
+                heapq.heapify(self._heap)
+        if poke:
+            self._poke()
+
+    def _check_folder(self, now: float) -> None:
+        """The collect folder deleted (by hand, a clean-up job): create it again, and collect
+        the targets whose transcripts went with it (unless they wait after failed logins)."""
+        if self.out_dir.is_dir():
+            return
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.error("collect folder %s is gone and cannot be created again: %s", self.out_dir, exc.strerror)
+            return
+        log.warning("collect folder %s was gone: created it again; collecting what it held", self.out_dir)
+        for name, when in list(self._due.items()):
+            status = self.runner.status.get(name)
+            if when > now and (status is None or status.auth_failures_in_a_row == 0):
+                self._set_due(self._targets[name], now, poke=False)
+
+    def _apply_latest(self) -> None:
+        with self._lock:
+            config, self._latest = self._latest, None
+        if config is None:
+            return
+        old = self._targets
         with self._lock:
             self.runner.reconfigure(config)
-            for name in old - {target.name for target in config.targets}:
+            self._targets = {target.name: target for target in config.targets}
+            for name in old.keys() - self._targets.keys():
                 self._due.pop(name, None)
-        self._schedule_all(tuple(t for t in config.targets if t.name not in old))
+        self._schedule_all(target for target in config.targets if target.name not in old)
         log.info("collection configuration reloaded: %d targets", len(config.targets))

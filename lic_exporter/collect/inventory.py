@@ -16,13 +16,12 @@ wins over its parents; Ansible's child groups win over their parents, siblings b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lic_exporter.collect.documents import DocumentError, printable, read_text, read_yaml
+from lic_exporter.collect.documents import DocumentError, printable, read_json, read_text, read_yaml
 from lic_exporter.collect.platforms import Platform
 
 _PLATFORMS: dict[str, Platform] = {
@@ -65,7 +64,13 @@ class InventoryResult:
 
 def map_platform(name: object) -> Platform | None:
     """The collector's platform for an inventory's platform name, or None for other platforms."""
-    return _PLATFORMS.get(str(name).strip().lower())
+    return _PLATFORMS.get(str(name).strip().lower()) if _scalar(name) else None
+
+
+def _scalar(value: object) -> bool:
+    """Whether `value` is one name or number: only those are ever turned into text (a list
+    or mapping where a name belongs is refused, never rendered whole into a message)."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _mapping(data: Any, path: str, what: str, result: InventoryResult) -> dict[Any, Any]:
@@ -84,7 +89,7 @@ def _host(name: Any, values: dict[str, Any], groups: list[str], source: str, pat
     """A host record with its platform mapped, or None (and a warning) for another platform."""
     name = str(name)
     values = {key: value for key, value in values.items() if value is not None}
-    if "platform" in values:
+    if "platform" in values and _scalar(values["platform"]):  # anything else: refused where it is validated
         platform = map_platform(values["platform"])
         if platform is None:
             result.warnings.append(
@@ -142,7 +147,7 @@ def _entry(group_map: dict[Any, Any], name: str) -> dict[Any, Any]:
 
 def _group_names(entry: dict[Any, Any]) -> list[str]:
     names = entry.get("groups") or []
-    return [str(name) for name in names] if isinstance(names, list) else []
+    return [str(name) for name in names if _scalar(name)] if isinstance(names, list) else []
 
 
 def _nornir_chain(entry: dict[Any, Any], group_map: dict[Any, Any]) -> list[str]:
@@ -223,19 +228,16 @@ def read_ansible(file: Path, label: str, path: str = "inventories.ansible") -> I
 
 def _ansible_document(file: Path, path: str, result: InventoryResult) -> dict[str, Any]:
     try:
-        data = json.loads(read_text(file))
+        data = read_json(file)
     except DocumentError as error:
         result.problems.append(f"{path}.path: {file}: {error}")
-        return {}
-    except json.JSONDecodeError as error:
-        result.problems.append(f"{path}.path: {file}: not valid JSON (line {error.lineno}: {error.msg})")
         return {}
     return _mapping(data, f"{path}.path", "groups (the output of ansible-inventory --list)", result)
 
 
 def _listed(entry: dict[str, Any], key: str) -> list[str]:
     items = entry.get(key) or []
-    return [str(item) for item in items] if isinstance(items, list) else []
+    return [str(item) for item in items if _scalar(item)] if isinstance(items, list) else []
 
 
 def _ansible_hosts(groups: dict[str, Any], hostvars: dict[Any, Any]) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lic_exporter.collect.documents import DocumentError, printable, read_yaml
+from lic_exporter.collect.documents import SECRET_READ_SECONDS, DocumentError, printable, read_yaml, within
 from lic_exporter.collect.inventory import (
     OXIDIZED_COLUMNS,
     InventoryHost,
@@ -76,6 +76,8 @@ class _Reader:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     secrets: SecretStore = field(init=False, repr=False)
+    asked: set[tuple[str, str]] = field(default_factory=set)  # (key, file or variable) read already
+    timed_out: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.secrets = SecretStore(on_file=lambda path, mode: _warn_if_open(self, path, mode))
@@ -102,11 +104,19 @@ class _Reader:
         return {str(name): self.validate(model, entry, f"{prefix}.{name}") for name, entry in data.items()}
 
     def secret(self, key: str, where: Path | str, key_path: str) -> bool:
-        """Whether the secret `key` names can be read (else the problem is noted at `key_path`)."""
-        error = self.secrets.read(key, where)
-        if error is not None:
-            self.problems.append(f"{key_path}: {error}")
-        return error is None
+        """Whether the secret `key` names can be read (else the problem is noted at `key_path`).
+        Each file is read once, in a thread of its own and within SECRET_READ_SECONDS."""
+        source = (key, str(where))
+        if source not in self.asked:
+            self.asked.add(source)
+            try:
+                within(SECRET_READ_SECONDS, lambda: self.secrets.read(key, where), str(where))
+            except TimeoutError as error:
+                self.timed_out[source] = str(error)
+        problem = self.timed_out.get(source) or self.secrets.read(key, where)
+        if problem is not None:
+            self.problems.append(f"{key_path}: {problem}")
+        return problem is None
 
     def path(self, text: str) -> Path:
         """A path from the configuration: relative ones start at the configuration's folder."""

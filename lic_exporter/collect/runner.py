@@ -18,14 +18,26 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from lic_exporter.collect.device import collect_device
+from lic_exporter.collect.documents import SECRET_READ_SECONDS, within
 from lic_exporter.collect.failures import CollectError
 from lic_exporter.collect.results import CollectResult, DeviceStatus
-from lic_exporter.collect.schedule import CredentialGuard, LoginGate, auth_backoff, next_slot
+from lic_exporter.collect.schedule import CredentialGuard, LoginGate, SessionSlots, auth_backoff, next_slot
 from lic_exporter.collect.targets import CollectConfig, ConfigError, Secret, Target
 from lic_exporter.collect.transcript import write_transcript
 
 log = logging.getLogger("lic_exporter.collect")
 Session = Callable[[Target, Secret], Awaitable[str]]
+
+
+def _read_secret(target: Target) -> Secret:
+    """The secret of a credential made without the loader, read now (in a worker thread: never on
+    the event loop) and within SECRET_READ_SECONDS."""
+    credential = target.credential
+    where = f"{credential.source}: {getattr(credential, credential.source)}"
+    try:
+        return within(SECRET_READ_SECONDS, credential.secret, where)
+    except TimeoutError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class CollectionRunner:
@@ -42,16 +54,17 @@ class CollectionRunner:
         for target in config.targets:
             self.status[target.name] = DeviceStatus(target.name, interval=config.collect.interval)
         self.guard = CredentialGuard(config.collect)
-        self._slots = asyncio.Semaphore(config.collect.concurrency)
-        self._gate = LoginGate(config.collect.logins_per_second)
+        self.slots = SessionSlots(config.collect.concurrency)
+        self.gate = LoginGate(config.collect.logins_per_second)
         self._running: set[str] = set()
 
     def reconfigure(self, config: CollectConfig) -> None:
-        """A new configuration; the status of devices that stay is kept."""
+        """A new configuration; the status of devices that stay is kept, and the sessions
+        running or waiting count against the new limits (the slots and the gate are resized)."""
         self.config = config
         self.guard.settings = config.collect
-        self._slots = asyncio.Semaphore(config.collect.concurrency)
-        self._gate = LoginGate(config.collect.logins_per_second)
+        self.slots.limit = config.collect.concurrency
+        self.gate.rate = config.collect.logins_per_second
         for target in config.targets:
             self.status.setdefault(target.name, DeviceStatus(target.name)).interval = config.collect.interval
 
@@ -68,8 +81,8 @@ class CollectionRunner:
             return None
         self._running.add(target.name)
         try:
-            async with self._slots:
-                await self._gate.wait()
+            async with self.slots:
+                await self.gate.wait()
                 # Checked once it is this device's turn: others may have failed meanwhile.
                 if self.guard.suspended(target.credential.identity, self.clock()):
                     log.debug("%s: not collected, its credential is suspended", target.name)
@@ -83,9 +96,10 @@ class CollectionRunner:
     async def _session(self, target: Target) -> CollectResult:
         started, begun = self.clock(), time.monotonic()
         try:
-            secret = target.credential.secret()
+            loaded = target.credential.loaded
+            secret = loaded if loaded is not None else await asyncio.to_thread(_read_secret, target)
             text = await asyncio.wait_for(self.session(target, secret), timeout=target.device_timeout + 5)
-            path = await asyncio.to_thread(write_transcript, self.out_dir, target.name, text)  # fsyncs: off the loop
+            path = await asyncio.to_thread(self.save, target.name, text)  # fsyncs: off the loop
         except CollectError as exc:
             return CollectResult(target.name, False, exc.reason, exc.message, started, time.monotonic() - begun)
         except ConfigError as exc:
@@ -98,6 +112,18 @@ class CollectionRunner:
             return CollectResult(target.name, False, "other", f"cannot write the transcript: {exc.strerror}", started,
                                  time.monotonic() - begun)
         return CollectResult(target.name, True, None, "collected", started, time.monotonic() - begun, path)
+
+    def save(self, device: str, text: str) -> Path:
+        """Write the transcript; a collect folder that was deleted meanwhile is created again
+        (once, logged), so that one `rm -r` does not fail every later collection."""
+        try:
+            return write_transcript(self.out_dir, device, text)
+        except FileNotFoundError:
+            if self.out_dir.is_dir():
+                raise
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        log.warning("collect folder %s was gone: created it again", self.out_dir)
+        return write_transcript(self.out_dir, device, text)
 
     def _record(self, target: Target, result: CollectResult) -> None:
         status = self.status.setdefault(target.name, DeviceStatus(target.name))

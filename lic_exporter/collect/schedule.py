@@ -11,8 +11,10 @@ and each device's place in the interval.
   received the credential and refused it); `auth_method`, where it was never sent, does not;
 - targets are split into shards by a stable hash of their names.
 
-The concurrency limit and the one-session-per-device rule are applied where sessions start
-(runner.py). Nothing here talks SSH or parses.
+The concurrency limit (SessionSlots) and the login rate (LoginGate) are one object each for
+the life of a runner, resized by a reload, never replaced: sessions already running count
+against the new limits. They and the one-session-per-device rule are applied where sessions
+start (runner.py). Nothing here talks SSH or parses.
 """
 
 from __future__ import annotations
@@ -64,22 +66,78 @@ def fresh_transcript(out_dir: Path, device: str, interval: float, now: float) ->
         return False
 
 
+class SessionSlots:
+    """At most `limit` sessions at once; the limit may change while sessions run (a reload), and
+    those already running count against the new one: fewer slots start nothing new until
+    enough have ended, more slots start waiting sessions at once. One object for the life of
+    the runner, so that no session holds a slot of an older limit."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self.in_use = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        self._limit = limit
+        self._admit()
+
+    async def __aenter__(self) -> None:
+        # Below the limit nobody waits (each release and each raise admits the waiting first),
+        # but for waits that were cancelled: those are skipped where they are met.
+        if self.in_use < self._limit:
+            self.in_use += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn  # _admit counted this session in before waking it
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # admitted and cancelled at once: give the slot on
+            # else it stays in the queue, done: removing it would cost the queue's length (20,000
+            # waiting sessions cancelled at a stop would cost 20,000 squared)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self.in_use -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        while self._waiting and self.in_use < self._limit:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.in_use += 1
+                turn.set_result(None)
+
+
 class LoginGate:
-    """At most `rate` new logins a second, spread evenly (a token per 1/rate seconds)."""
+    """At most `rate` new logins a second, spread evenly: each login at least 1/rate seconds
+    after the one before. The rate may change (a reload): the next login keeps to the new
+    spacing from the last one, whichever rate that one came through."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
-        self.spacing = 1.0 / rate if rate > 0 else 0.0
+        self.rate = rate
         self.clock = clock
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+        self._last: float | None = None
+        self._lock = asyncio.Lock()  # logins pass one at a time, in the order they asked
+
+    @property
+    def spacing(self) -> float:
+        return 1.0 / self.rate if self.rate > 0 else 0.0
 
     async def wait(self) -> None:
         async with self._lock:
-            now = self.clock()
-            start = max(now, self._next)
-            self._next = start + self.spacing
-        if start > now:
-            await asyncio.sleep(start - now)
+            while self._last is not None and (wait := self._last + self.spacing - self.clock()) > 0:
+                await asyncio.sleep(wait)  # and look again: the rate may have changed meanwhile
+            self._last = self.clock()
 
 
 class CredentialGuard:

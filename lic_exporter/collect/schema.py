@@ -8,6 +8,7 @@ quotes a value back (it may be a password). Each rule raises a short message of 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
@@ -21,6 +22,13 @@ from lic_exporter.collect.targets import HOST_KEY_POLICIES, CollectSettings, Hos
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+# Upper bounds: a value past them is a typo (or .inf), and would stop a device or the schedule
+# for good. Timeouts of one connection or command; periods of the schedule and its backoffs.
+MAX_TIMEOUT = 86400.0
+MAX_PERIOD = 366 * 86400.0
+MAX_CONCURRENCY = 1000  # sessions at once: each is a socket, and a TACACS request
+MAX_LOGINS_PER_SECOND = 1000.0
+MAX_COUNT = 1_000_000
 
 
 # ---------------------------------------------------------------- value rules
@@ -66,15 +74,16 @@ def duration_seconds(value: Any) -> float | None:
     """A duration in seconds: "90s", "15m", "6h", "1d", "1h30m" or a number of seconds; None if
     it is none of these."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
+        seconds = float(value) if abs(value) < 1e300 else math.inf
+    elif not isinstance(value, str):
         return None
-    text = value.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
-    if not _DURATION.fullmatch(text):
+    elif re.fullmatch(r"\d+(?:\.\d+)?", text := value.strip().lower()):
+        seconds = float(text)
+    elif _DURATION.fullmatch(text):
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    else:
         return None
-    return sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    return seconds if math.isfinite(seconds) else None  # .nan, .inf and 400-digit numbers are no duration
 
 
 def human_duration(duration: float) -> str:
@@ -85,7 +94,7 @@ def human_duration(duration: float) -> str:
     return f"{duration:g}s"
 
 
-def _duration(minimum: float = 0.0) -> Callable[[Any], float]:
+def _duration(minimum: float = 0.0, maximum: float = MAX_PERIOD) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         duration = duration_seconds(value)
         if duration is None:
@@ -94,19 +103,23 @@ def _duration(minimum: float = 0.0) -> Callable[[Any], float]:
             _fail("duration", "must be longer than 0s")
         elif duration < minimum:
             _fail("duration", f"at least {human_duration(minimum)}")
+        elif duration > maximum:
+            _fail("duration", f"at most {human_duration(maximum)}")
         return duration
     return check
 
 
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail("count", "expected a whole number of at least 1")
-    return value
+def _count(maximum: int = MAX_COUNT) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            _fail("count", f"expected a whole number from 1 to {maximum:,}")
+        return value
+    return check
 
 
 def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        _fail("rate", "expected a number above 0")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_LOGINS_PER_SECOND:
+        _fail("rate", f"expected a number above 0, at most {MAX_LOGINS_PER_SECOND:g}")  # .nan is neither
     return float(value)
 
 
@@ -139,8 +152,9 @@ def _names(value: Any) -> list[str]:
 Text = Annotated[str, BeforeValidator(_text)]
 Port = Annotated[int, BeforeValidator(_port)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
-Timeout = Annotated[float, BeforeValidator(_duration())]
-Count = Annotated[int, BeforeValidator(_count)]
+Timeout = Annotated[float, BeforeValidator(_duration(maximum=MAX_TIMEOUT))]
+Period = Annotated[float, BeforeValidator(_duration())]
+Count = Annotated[int, BeforeValidator(_count())]
 Column = Annotated[int, BeforeValidator(_column)]
 PlatformName = Annotated[Platform, BeforeValidator(_choice(*PLATFORMS))]
 PolicyName = Annotated[HostKeyPolicy, BeforeValidator(_choice(*HOST_KEY_POLICIES))]
@@ -185,14 +199,14 @@ class TargetKeys(HostKeys):
 
 class CollectKeys(_Strict):
     interval: Annotated[float, BeforeValidator(_duration(60))] = CollectSettings.interval
-    concurrency: Count = CollectSettings.concurrency
+    concurrency: Annotated[int, BeforeValidator(_count(MAX_CONCURRENCY))] = CollectSettings.concurrency
     logins_per_second: Annotated[float, BeforeValidator(_rate)] = CollectSettings.logins_per_second
     jitter: Annotated[float, BeforeValidator(_fraction)] = CollectSettings.jitter
-    auth_backoff: Timeout = CollectSettings.auth_backoff
-    auth_backoff_max: Timeout = CollectSettings.auth_backoff_max
+    auth_backoff: Period = CollectSettings.auth_backoff
+    auth_backoff_max: Period = CollectSettings.auth_backoff_max
     suspend_after: Count = CollectSettings.suspend_after
-    suspend_window: Timeout = CollectSettings.suspend_window
-    suspend_for: Timeout = CollectSettings.suspend_for
+    suspend_window: Period = CollectSettings.suspend_window
+    suspend_for: Period = CollectSettings.suspend_for
 
 
 class NornirKeys(_Strict):

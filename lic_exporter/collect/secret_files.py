@@ -3,11 +3,12 @@ files, environment variables, and a check that key files can be opened.
 
 A secret that cannot be read is a configuration error at start (and a reload that keeps the
 running configuration), never a failure of each device later. What is read stays in memory.
-A secret's file is opened without following a symbolic link and without blocking (a FIFO
-would otherwise hang the start), must be a regular file, and is read up to MAX_SECRET_BYTES:
-a path that names something else (a log, a device, a link planted where the file should be)
-is refused rather than sent to a switch as a password. Messages name the file or the variable,
-never what it holds.
+A secret's file is opened without blocking (a FIFO would otherwise hang the start); a symbolic
+link is followed (Kubernetes and Vault agents mount secrets as links) and what it leads to is
+judged like any file: a regular file of at most MAX_SECRET_BYTES holding one line. A path that
+leads to something else (/etc/shadow, a log, a device) is refused rather than sent to a switch
+as a password. Messages name the file (and where its link leads) or the variable, never what
+it holds.
 """
 
 from __future__ import annotations
@@ -18,29 +19,38 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-MAX_SECRET_BYTES = 4096  # a password or passphrase; far more is not a secret's file
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+MAX_SECRET_BYTES = 512  # a password or passphrase with its line end; far more is not a secret's file
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class SecretError(Exception):
     """A secret cannot be read; the message names the file or variable and what to do."""
 
 
+def _named(path: Path) -> str:
+    """`path` as messages name it: with where it leads when it is a symbolic link."""
+    try:
+        if path.is_symlink():
+            return f"{path} (a link to {os.path.realpath(path)})"
+    except OSError:
+        pass
+    return str(path)
+
+
 def _open(path: Path) -> tuple[int, os.stat_result]:
-    """A descriptor of the regular file `path` (not a link to one) and its status."""
+    """A descriptor of the regular file `path` leads to, links followed, and its status."""
     try:
         descriptor = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
-        raise SecretError(f"{path}: no such file") from None
+        raise SecretError(f"{_named(path)}: no such file") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise SecretError(f"{path}: a symbolic link; name the file itself (links are not followed for "
-                              "secrets)") from None
-        raise SecretError(f"{path}: cannot read it ({(exc.strerror or 'error').lower()})") from None
+            raise SecretError(f"{path}: a loop of symbolic links") from None
+        raise SecretError(f"{_named(path)}: cannot read it ({(exc.strerror or 'error').lower()})") from None
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
-        raise SecretError(f"{path}: not a regular file")
+        raise SecretError(f"{_named(path)}: not a regular file")
     return descriptor, status
 
 
@@ -60,14 +70,16 @@ def read_secret_file(path: Path) -> tuple[str, int]:
     finally:
         os.close(descriptor)
     if len(data) > MAX_SECRET_BYTES:
-        raise SecretError(f"{path}: larger than {MAX_SECRET_BYTES} bytes, not a password file")
+        raise SecretError(f"{_named(path)}: larger than {MAX_SECRET_BYTES} bytes, not a password file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SecretError(f"{path}: not UTF-8 text") from None
+        raise SecretError(f"{_named(path)}: not UTF-8 text") from None
     text = text.removesuffix("\n").removesuffix("\r")
     if not text:
-        raise SecretError(f"{path}: empty")
+        raise SecretError(f"{_named(path)}: empty")
+    if "\n" in text or "\r" in text:
+        raise SecretError(f"{_named(path)}: more than one line; a password file holds the password alone")
     return text, status.st_mode
 
 

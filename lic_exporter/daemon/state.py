@@ -8,6 +8,10 @@ text (page.assemble) and swaps it in whole, /metrics and the status page at / to
 are kept as the parser made them: drawing a device again decodes nothing. Until the first
 render (the end of the initial scan) the status page says that the scan is running.
 
+What exists but cannot be read is kept apart (lic_exporter_unreadable_paths and the status
+page): files that cannot be opened (as they are applied), folders that cannot be listed (as
+the watcher's walks find them) and --syslog files (as the watcher looks at them).
+
 It runs no threads and waits for nothing: the watcher calls it from its threads (the initial
 scan, the settle loop, a SIGHUP's rescan), so every public method may be called from any
 thread; a test can drive it by calling them.
@@ -26,10 +30,10 @@ from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
 from lic_exporter.daemon.about import About
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
-from lic_exporter.exposition.landing import starting_page
+from lic_exporter.exposition.landing import MAX_UNREADABLE, starting_page
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, device_text
 from lic_exporter.model.records import Record
-from lic_exporter.parsing.results import FileResult, ParseIssue
+from lic_exporter.parsing.results import FileResult, ParseIssue, newest_captures
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.privacy import scrub
 
@@ -66,6 +70,7 @@ class ExporterState:
         self.devices: dict[str, DeviceText] = {}
         self.facts: dict[str, Facts] = {}  # what diagnose looks at, per device
         self.parse_errors = 0
+        self.unreadable = UnreadablePaths()
         self._know_devices = know_devices
         self._clock = clock
         self._syslog_totals = syslog_totals
@@ -74,7 +79,7 @@ class ExporterState:
         self._deadline_days = deadline_days
         self._config_reload = config_reload
         self._syslog_patterns = syslog_patterns
-        # Guards the five fields above: the initial scan, the settle loop and a SIGHUP's rescan
+        # Guards the fields above: the initial scan, the settle loop and a SIGHUP's rescan
         # change them from different threads, and render() reads them from yet another.
         # Reentrant, so that a method holding it may call another that takes it.
         self._lock = threading.RLock()
@@ -88,10 +93,15 @@ class ExporterState:
         """A file parsed: its records replace the ones it had, or, if it broke, its last good
         records stay and it counts as failed."""
         path = result.path
+        unreadable = result.unreadable
+        if unreadable is not None and unreadable.folder:  # a walk's folder: not a file
+            self.unreadable.replace_folders(path, {path: str(unreadable)})
+            return
         for issue in result.issues:
             (log.error if issue.fatal else log.warning)("%s", issue)
         with self._lock:
             self.parse_errors += len(result.issues)
+            self.unreadable.file(path, str(unreadable) if unreadable is not None else None)
             if result.syslog is not None:
                 self._forget(path)
                 if path not in self._warned_syslog:
@@ -148,6 +158,7 @@ class ExporterState:
             return [path for path in self.files if path.startswith(prefix)]
 
     def _forget(self, path: str) -> None:
+        self.unreadable.file(path, None)
         state = self.files.pop(path, None)
         if state is not None:
             log.debug("%s: gone, its series go with it", path)
@@ -165,7 +176,8 @@ class ExporterState:
     def _redraw(self, devices: Iterable[str]) -> None:
         for device in devices:
             paths = self.device_files.get(device) or set()
-            records = [record for path in sorted(paths) for record in self.files[path].records]
+            # As `parse` does: of several files giving the device one command, the newest counts.
+            records = newest_captures(record for path in sorted(paths) for record in self.files[path].records)
             views = [view for view in device_views(records) if view.device == device]
             if views:
                 self.devices[device] = device_text(views[0])
@@ -196,14 +208,84 @@ class ExporterState:
             problems = _problems(self.files)
             errors = len(problems)
             files, parse_errors = len(self.files), self.parse_errors
+            unreadable = self.unreadable.listing()
         tally = self._syslog_totals() if self._syslog_totals is not None else Tally()
         stats = _stats(files - errors, errors, parse_errors, tally,
                        self._config_reload() if self._config_reload is not None else None)
+        stats = replace(stats, unreadable_paths=len(unreadable))
         collect = self._collect_status() if self._collect_status is not None else None
         header = self.about.header(utc_now(), self._syslog_patterns() if self._syslog_patterns is not None else None,
                                    files_ok=files - errors, files_error=errors, file_problems=problems)
+        header = replace(header, unreadable=tuple(unreadable[:MAX_UNREADABLE]), unreadable_count=len(unreadable))
         self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days,
                               header=header)
+
+
+class UnreadablePaths:
+    """What exists but cannot be read, each as "PATH: cannot read: reason": files that cannot be
+    opened (as they are applied), folders that cannot be listed (as the watcher's walks find
+    them), --syslog files (as the watcher looks at them). Any thread may call it."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}
+        self._folders: dict[str, str] = {}
+        self._syslog: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def file(self, path: str, problem: str | None) -> None:
+        """A watched file was read (problem None), could not be, or is gone (None)."""
+        with self._lock:
+            if problem is None:
+                self._files.pop(path, None)
+            else:
+                self._files[path] = problem
+
+    def replace_folders(self, under: str | None, found: Mapping[str, str]) -> None:
+        """A walk of `under` (None: of every watched folder) found these folders that cannot be
+        listed (path -> problem line): they replace what was known there. Each newly found one
+        is logged once, and each listed again noted."""
+        with self._lock:
+            known = self._folders
+            for path in [path for path in known if under is None or _within(path, under)]:
+                if path not in found:
+                    del known[path]
+                    log.info("%s: can be read again", path)
+            for path, problem in found.items():
+                if path not in known:
+                    log.error("%s; nothing below it is read", problem)
+                known[path] = problem
+
+    def folder(self, folder: str) -> bool:
+        """Whether `folder` could not be listed when it was last walked."""
+        with self._lock:
+            return folder.rstrip(os.sep) in self._folders
+
+    def folders(self) -> list[str]:
+        """The folders that could not be listed when they were last walked."""
+        with self._lock:
+            return sorted(self._folders)
+
+    def set_syslog(self, found: Mapping[str, str]) -> bool:
+        """The --syslog files that cannot be read now (path -> problem line); True when that
+        changed (the page should then be assembled again)."""
+        with self._lock:
+            if dict(found) == self._syslog:
+                return False
+            for path in found.keys() - self._syslog.keys():
+                log.error("--syslog %s", found[path])
+            self._syslog = dict(found)
+            return True
+
+    def listing(self) -> list[str]:
+        """Every one, by path."""
+        with self._lock:
+            found = {**self._files, **self._folders, **self._syslog}
+        return [found[path] for path in sorted(found)]
+
+
+def _within(path: str, folder: str) -> bool:
+    folder = folder.rstrip(os.sep)
+    return path == folder or path.startswith(folder + os.sep)
 
 
 def _problems(files: Mapping[str, FileState]) -> list[str]:

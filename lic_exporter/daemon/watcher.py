@@ -7,12 +7,20 @@ page. Every few seconds the refresh loop notices a replaced watch folder, polls 
 files (a fallback for events a pattern's folder could not deliver) and has the page assembled
 again when it is DAYS_REFRESH_SECONDS old, so the day counts on it are never older (that costs
 no parsing). The daemon is ready once the initial scan is done.
+
+What exists but cannot be read is an error, never silence: each walk notes the folders it could
+not list, each parse the files it could not open, a folder's change of permissions is looked
+at when it comes; with every refresh the folders known unreadable are looked at again (a watched
+folder unreadable when it was watched has no watch to tell), and so are the --syslog files
+(state.UnreadablePaths).
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +38,8 @@ from lic_exporter.daemon.pending import PendingChanges
 from lic_exporter.daemon.roots import WatchedRoots
 from lic_exporter.daemon.state import ExporterState
 from lic_exporter.parsing.files import Parser
-from lic_exporter.parsing.walk import walk
+from lic_exporter.parsing.results import read_issue
+from lic_exporter.parsing.walk import Found, parse_found, walk
 
 log = logging.getLogger("lic_exporter")
 SETTLE_SECONDS = 1.0  # writes come in bursts: parse a file once it has been quiet this long
@@ -52,7 +61,7 @@ class FolderWatcher:
         self.follower = follower
         self.pending = pending if pending is not None else PendingChanges()
         self.settle_seconds = settle_seconds
-        self._events = FolderEvents(self.pending.mark, self.mark_tree, self.roots.gone)
+        self._events = FolderEvents(self.pending.mark, self.mark_tree, self.roots.gone, self.folder_changed)
         self._ready = threading.Event()
         # Two SIGHUPs, or a SIGHUP and a replaced folder, must not unschedule each other's watch.
         self._rewatch_lock = threading.Lock()
@@ -110,19 +119,37 @@ class FolderWatcher:
         self.pending.refresh()
 
     def mark_tree(self, folder: str) -> None:
-        """A folder moved or deleted: every file known below it, and every file now there."""
+        """A folder moved, deleted, created or readable again (or not): every file known below
+        it, and every file now there; the folders below it that cannot be listed now."""
         known = self.state.paths_under(folder)
-        present = [str(path) for path, _ in walk([Path(folder)])] if os.path.isdir(folder) else []
-        for path in known + present:
+        found = list(walk([Path(folder)])) if os.path.isdir(folder) else []
+        self.state.unreadable.replace_folders(folder, _unlisted(found))
+        for path in known + [str(item.path) for item in found if item.error is None]:
             self.pending.mark(path)
+
+    def folder_changed(self, folder: str) -> None:
+        """A folder's permissions (or other attributes) changed: if it could be listed and now
+        cannot, or the other way round, what is below it is read again (or forgotten: what a
+        folder holds is not known while it cannot be listed; the folder itself counts)."""
+        readable = _listable(folder)
+        if readable is None or readable != self.state.unreadable.folder(folder):
+            return  # gone (an event of its own), or as it was: readable, or unreadable and known so
+        if readable and self._observer is not None:
+            with self._rewatch_lock:
+                self.roots.watch_again(self._observer, self._events, folder)
+        self.mark_tree(folder)
 
     def rescan(self, reason: str = "reload") -> None:
         """Parse every file under the watched folders again (start, SIGHUP); forget files
         that are gone. One summary line at info: each file's own lines are debug (or warnings)."""
         begun = time.monotonic()
-        self.state.keep_only({str(path) for path, _ in walk(self.roots.folders)})
-        for result in self.parser.parse_paths(self.roots.folders, jobs=self.parser.jobs, syslog_events=False):
+        found = list(walk(self.roots.folders))
+        self.state.keep_only({str(item.path) for item in found if item.error is None})
+        self.state.unreadable.replace_folders(None, _unlisted(found))
+        files = [item for item in found if item.error is None]
+        for result in parse_found(self.parser, files, jobs=self.parser.jobs, syslog_events=False):
             self._guarded(result.path, partial(self.state.apply, result))
+        _look_at_syslog(self.follower, self.state)
         if self.follower is not None:
             self.follower.poll()
         self.state.render()
@@ -132,6 +159,7 @@ class FolderWatcher:
         files = list(self.state.files.values())  # a copy: the settle loop may change the files meanwhile
         ok = sum(1 for file in files if file.ok)
         log.info("scan done", extra={"scan": reason, "files_ok": ok, "files_with_errors": len(files) - ok,
+                                     "unreadable_paths": len(self.state.unreadable.listing()),
                                      "devices": len(self.state.devices), "seconds": round(seconds, 3)})
 
     # --- background loops --------------------------------------------------------------------------
@@ -157,8 +185,9 @@ class FolderWatcher:
         return bool(ready)
 
     def _handle(self, path: str) -> None:
-        if os.path.isfile(path):
-            self.state.apply(self.parser.parse_file(Path(path), explicit=False, syslog_events=False))
+        if _present(path):
+            root = self.roots.root_of(path)
+            self.state.apply(self.parser.parse_file(Path(path), explicit=False, syslog_events=False, root=root))
         else:
             self.state.forget(path)
 
@@ -183,5 +212,58 @@ class FolderWatcher:
             self.rewatch("folder replaced")
         if self.follower is not None:
             self.follower.poll()
+        if _look_at_syslog(self.follower, self.state):
+            self.pending.refresh()
+        for folder in self.state.unreadable.folders():  # a change no event told: a watched folder
+            self.folder_changed(folder)  # itself, unreadable when it was watched, has no watch at all
         if time.monotonic() - self.state.page().rendered_at >= DAYS_REFRESH_SECONDS:
             self.state.render()
+
+def _look_at_syslog(follower: SyslogFollower | None, state: ExporterState) -> bool:
+    """Note the --syslog files that exist but cannot be read now (the follower skips them);
+    True when that changed."""
+    return follower is not None and state.unreadable.set_syslog(unreadable_files(follower.patterns))
+
+
+def unreadable_files(patterns: list[str]) -> dict[str, str]:
+    """path -> problem line, for each file the patterns match that this process may not read."""
+    found = {}
+    for pattern in patterns:
+        for path in glob.glob(pattern, recursive=True):
+            if os.path.isfile(path) and not os.access(path, os.R_OK):
+                found[path] = str(read_issue(path, PermissionError(13, "permission denied")))
+    return found
+
+
+def _listable(folder: str) -> bool | None:
+    """Whether the folder can be listed; None when it is not there (any more)."""
+    try:
+        with os.scandir(folder):
+            return True
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return False
+
+
+def _unlisted(found: list[Found]) -> dict[str, str]:
+    """path -> problem line, for each folder a walk could not list."""
+    return {str(item.path): str(read_issue(str(item.path), item.error, folder=True))
+            for item in found if item.error is not None}
+
+
+def _present(path: str) -> bool:
+    """Whether a file is there to be parsed, or to fail to be read (as a walk would list it):
+    a dangling link is; so is a file in a folder that can be listed but not searched (mode
+    r--); a file in a folder that cannot be listed is not (that folder counts)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return os.path.lexists(path)
+    except NotADirectoryError:
+        return False
+    except OSError:
+        try:
+            return os.path.basename(path) in os.listdir(os.path.dirname(path) or ".")
+        except OSError:
+            return False

@@ -29,7 +29,10 @@ _BAD_STATES = {
 }
 _WARN_STATES = {RegistrationState.UNREGISTERED, RegistrationState.REGISTERING, AuthorizationState.EVALUATION}
 _RED, _YELLOW, _RESET = "\033[31m", "\033[33m", "\033[0m"
-_LEVELS = {Severity.CRITICAL: 2, Severity.WARNING: 1, None: 0}  # a cell's colour: red, yellow, none
+# A cell's level: 2 red, 1 yellow, 0 plain. A deadline's level is its urgency under the
+# vocabulary's DEADLINE_DAYS (analysis/deadlines.py), never a number of the table's own.
+_LEVELS = {Severity.CRITICAL: 2, Severity.WARNING: 1, None: 0}
+_TINTS = {2: _RED, 1: _YELLOW}
 
 
 class JsonWriter:
@@ -98,9 +101,8 @@ def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally
 
 
 def _paint(text: str, level: int, color: bool) -> str:
-    if not color or level == 0:
-        return text
-    return f"{_RED if level == 2 else _YELLOW}{text}{_RESET}"
+    tint = _TINTS.get(level) if color else None
+    return f"{tint}{text}{_RESET}" if tint else text
 
 
 def _state_cell(state: RegistrationState | AuthorizationState | None) -> tuple[str, int]:

@@ -27,6 +27,7 @@ from lic_exporter.model.vocabulary import SEVERITIES, Deadline, Severity
 
 MAX_ROWS = 500  # devices written out; the rest are counted in one line
 MAX_FILE_PROBLEMS = 20  # files with errors listed; the rest are counted
+MAX_UNREADABLE = 20  # unreadable folders and files listed; the rest are counted
 OK = "ok"  # the class and text of a row with nothing to report
 _RENDERED_AGAIN_SECONDS = 60  # a clock further than this from the render time is a pretended one (--now)
 
@@ -78,6 +79,10 @@ class StatusHeader:
     files_error: int = 0
     file_problems: tuple[str, ...] = ()  # one line per file with errors ("PATH:LINE: message")
     lifecycle: bool = False
+    # folders and files that exist but cannot be read (the first MAX_UNREADABLE are enough),
+    # each "PATH: cannot read: reason", and how many there are in all
+    unreadable: tuple[str, ...] = ()
+    unreadable_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ def status_page(facts: Sequence[Facts], findings: Sequence[Finding], header: Sta
     """The page for these devices (facts as diagnose saw them, syslog included) and findings,
     with the days left counted for `now`."""
     fleet = rank_fleet(facts, findings, now, max_rows)
-    parts = [_head(header.lifecycle), _exporter(header, now), _files(header), _summary(fleet)]
+    parts = [_head(header.lifecycle), _exporter(header, now), _unreadable(header), _files(header), _summary(fleet)]
     if fleet.total:
         parts.append(_table(fleet.rows, now))
         if fleet.total > len(fleet.rows):
@@ -229,6 +234,19 @@ def _file_counts(header: StatusHeader) -> str:
     if header.files_error:
         errors = f'<strong class="warning">{errors}</strong>'
     return f"{header.files_ok} parsed cleanly<br>{errors}"
+
+
+def _unreadable(header: StatusHeader) -> str:
+    """What exists but could not be read: its devices are missing from the table below."""
+    if not header.unreadable_count:
+        return ""
+    listed = "".join(f"<li><code>{_e(problem)}</code></li>" for problem in header.unreadable[:MAX_UNREADABLE])
+    more = header.unreadable_count - min(len(header.unreadable), MAX_UNREADABLE)
+    tail = f'<p class="more">{more} more: see the log and lic_exporter_unreadable_paths.</p>' if more > 0 else ""
+    return (f'<h2 class="critical">Could not be read ({header.unreadable_count})</h2><p>Folders and files that '
+            "exist but that the exporter cannot read (check their permissions for the user it runs as): the "
+            f'devices they hold are missing from the table below.</p><ul class="problems unreadable">{listed}</ul>'
+            f"{tail}")
 
 
 def _files(header: StatusHeader) -> str:

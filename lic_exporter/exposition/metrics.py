@@ -44,6 +44,9 @@ class ExporterStats:
 
     files_ok: int = 0
     files_error: int = 0
+    # folders and files under the watched folders, or named by --syslog, that exist but
+    # cannot be read right now (their devices are not known: an error, never "healthy")
+    unreadable_paths: int = 0
     parse_errors: int = 0
     syslog_lines: int = 0
     syslog_unparsed: int = 0
@@ -219,8 +222,8 @@ def collect_text(statuses: Iterable[CollectStatus]) -> str:
 
 
 def exporter_text(stats: ExporterStats) -> str:
-    """lic_exporter_build_info, lic_exporter_files, the parse error and syslog line counters, and
-    (with --config.file) whether its last load succeeded."""
+    """lic_exporter_build_info, lic_exporter_files, lic_exporter_unreadable_paths, the parse error
+    and syslog line counters, and (with --config.file) whether its last load succeeded."""
     build = TextFamily(MetricName.BUILD_INFO, "A metric with a constant value 1, labelled by the version and source "
                        "revision lic_exporter was built from and the Python running it",
                        ["version", "revision", "pythonversion"])
@@ -228,6 +231,9 @@ def exporter_text(stats: ExporterStats) -> str:
     files = TextFamily(MetricName.FILES, "Watched files by parse state", ["state"])
     files.add_metric(["ok"], stats.files_ok)
     files.add_metric(["error"], stats.files_error)
+    unreadable = TextFamily(MetricName.UNREADABLE_PATHS, "Folders and files under the watched folders, or named by "
+                            "--syslog, that exist but cannot be read right now")
+    unreadable.add_metric([], stats.unreadable_paths)
     errors = TextFamily(MetricName.PARSE_ERRORS, "Problems met while parsing input files", kind="counter")
     errors.add_metric([], stats.parse_errors)
     lines = TextFamily(MetricName.SYSLOG_LINES, "Syslog lines read, every line", kind="counter")
@@ -239,7 +245,7 @@ def exporter_text(stats: ExporterStats) -> str:
     skipped.add_metric(["undecodable"], stats.syslog_undecodable)
     skipped.add_metric(["nul"], stats.syslog_nul)
     skipped.add_metric(["device_limit"], stats.syslog_device_limited)
-    return "".join(family.text() for family in (build, files, errors, lines, skipped)) + _reload_text(stats)
+    return "".join(family.text() for family in (build, files, unreadable, errors, lines, skipped)) + _reload_text(stats)
 
 
 def _reload_text(stats: ExporterStats) -> str:

@@ -43,6 +43,7 @@ class MetricName(StrEnum):
     # The exporter itself (no `device` label).
     BUILD_INFO = "lic_exporter_build_info"
     FILES = "lic_exporter_files"
+    UNREADABLE_PATHS = "lic_exporter_unreadable_paths"
     PARSE_ERRORS = "lic_exporter_parse_errors_total"
     SYSLOG_LINES = "lic_exporter_syslog_lines_total"
     SYSLOG_SKIPPED_LINES = "lic_exporter_syslog_skipped_lines_total"
@@ -121,7 +122,9 @@ class DayThresholds:
 
 
 # The one table of how close each deadline may come. The alert rules (dashboards/build_alerting.py,
-# Prometheus and Grafana-managed alike), the table's colours and the diagnose severities read it.
+# Prometheus and Grafana-managed alike), the dashboards' colours (dashboards/build_dashboards.py,
+# each deadline by its own row), the table's colours and the diagnose severities read it; a test
+# fails where any of them holds a number of its own (tests/test_vocabulary.py).
 # The values are the alert rules': the ID certificate (registration) is renewed every 6 months, so
 # a month's notice; authorization and usage-report ACKs renew monthly, so two weeks.
 DEADLINE_DAYS: dict[Deadline, DayThresholds] = {
@@ -131,4 +134,94 @@ DEADLINE_DAYS: dict[Deadline, DayThresholds] = {
     # mark is the diagnose rule's (evaluation_mode is critical in its last week).
     Deadline.EVALUATION_EXPIRY: DayThresholds(warning=14, critical=7),
     Deadline.REPORT_ACK: DayThresholds(warning=14, critical=3),
+}
+
+
+@dataclass(frozen=True)
+class IntervalFactors:
+    """How old a device's last successful collection may grow, in the device's own collection
+    intervals (COLLECT_INTERVAL): late past `late` of them (a run missed, beyond the schedule's
+    jitter), stale past `stale` (runs missed one after another)."""
+
+    late: float
+    stale: float
+
+    def state(self, age_seconds: float, interval_seconds: float) -> Severity | None:
+        """CRITICAL once stale, WARNING once late, None while on time."""
+        if age_seconds > self.stale * interval_seconds:
+            return Severity.CRITICAL
+        if age_seconds > self.late * interval_seconds:
+            return Severity.WARNING
+        return None
+
+
+# Judged per device against its own interval, so a 24 h schedule is not red all day and a 6 h one
+# does not flicker with the schedule's jitter. LicCollectionFailing fires once stale; the fleet
+# dashboard's collection table colours late and stale.
+COLLECTION_AGE = IntervalFactors(late=1.5, stale=3)
+
+# Outputs saved by another job (no interval known to the exporter): a capture older than this is
+# stale (LicSourceDataStale, diagnose's stale_capture, the capture-age colours); a device the
+# exporter collects itself is judged by COLLECTION_AGE instead, where that allows longer.
+CAPTURE_STALE_DAYS = 2
+# A next attempt this long before the capture that still names it did not happen
+# (LicAttemptOverdue, diagnose's attempt_overdue).
+ATTEMPT_OVERDUE_DAYS = 1
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """At least `failures` failed communications with Cisco within `hours`."""
+
+    failures: int
+    hours: int
+
+
+# One device failing again and again with one reason (LicCallhomeFailuresRepeating; the fleet
+# dashboard's failures-per-device colours).
+CALLHOME_REPEATING = FailureCount(failures=3, hours=6)
+
+
+@dataclass(frozen=True)
+class FleetShare:
+    """A cause shared across the fleet: at least `percent` % of the devices, and at least
+    `devices` of them, affected within `hours`. A whole percentage, so that the rule's
+    `count * percent / 100` is exact where it should be (0.1 * 30 is not 3 in floating point)."""
+
+    percent: int
+    devices: int
+    hours: int
+
+
+# LicCallhomeFailingFleetwide: that many devices logged a call-home failure of the same reason in
+# the last hour (a proxy change, DNS, Cisco's side down): one alert per reason instead of one per
+# device, and the per-device call-home alerts of that reason are inhibited while it fires.
+CALLHOME_FLEETWIDE = FleetShare(percent=10, devices=5, hours=1)
+
+# Which alert carries each diagnose finding (label `problem` of PROBLEM, as diagnose's RULES name
+# them; `<reason>` stands for every failure reason). LicProblem carries the findings that have no
+# alert of their own and leaves out the others, so that one fault raises one alert. A new finding
+# is added here (tests/test_alerting.py fails for a finding missing from this table).
+PROBLEM_ALERT = "LicProblem"
+FINDING_ALERTS: dict[str, str] = {
+    "callhome_plain_http": PROBLEM_ALERT,
+    "callhome_disabled": PROBLEM_ALERT,
+    "callhome_no_vrf": PROBLEM_ALERT,
+    "callhome_source_interface": PROBLEM_ALERT,
+    "callhome_failing_<reason>": "LicCallhomeFailuresRepeating",
+    "clock_changed": PROBLEM_ALERT,
+    "evaluation_mode": "LicEvaluationExpiring",
+    "evaluation_expired": PROBLEM_ALERT,
+    "out_of_compliance": "LicOutOfCompliance",
+    "authorization_expired": "LicAuthorizationExpired",
+    "communication_deadline_passed": "LicCommunicationDeadlineCritical",
+    "communication_deadline_near": "LicCommunicationDeadline",
+    "registration_failed": PROBLEM_ALERT,
+    "registration_failing": "LicRegistrationExpiring",
+    "registration_expiry_passed": "LicRegistrationExpiringCritical",
+    "registration_expiry_near": "LicRegistrationExpiring",
+    "attempt_overdue": "LicAttemptOverdue",
+    "report_ack_overdue": "LicReportAckDeadline",
+    "report_ack_passed": "LicReportAckDeadlineCritical",
+    "stale_capture": "LicSourceDataStale",
 }

@@ -22,8 +22,19 @@ def cut_off(ctx: Context, what: str) -> SectionError:
 def check_whole(status: Fields, ctx: Context) -> None:
     """An output cut off mid-way must be refused, not passed off as a record with blanks.
     The rules, one function each, say what a whole output has."""
-    for rule in (_registration_whole, _authorization_whole, _policy_whole, _trailer_whole):
+    for rule in (_no_stray_lines, _registration_whole, _authorization_whole, _policy_whole, _trailer_whole):
         rule(status, ctx)
+
+
+def _no_stray_lines(status: Fields, ctx: Context) -> None:
+    """A line of a block this tool reads, met where no such block is open (its header is
+    missing, or a copy joined it to another line): the block's values would be silently lost,
+    so the output is refused, naming the first such line."""
+    stray = status.values.get("STRAY") or []
+    if stray:
+        label = stray[0].split(":", 1)[0]
+        raise SectionError(ctx.line_of(stray[0]), f"'{label}:' stands outside the block it belongs to (the block's "
+                           f"header is missing or joined to another line): {len(stray)} line(s) not read")
 
 
 def _registration_whole(status: Fields, ctx: Context) -> None:

@@ -72,3 +72,19 @@ def legacy_entitlement(row: Fields) -> m.Entitlement:
         installed=row.flag("INSTALLED"),
         grace_remaining=grace_remaining,
     )
+
+
+def controller_entitlements(rows: list[Fields]) -> list[m.Entitlement]:
+    """NX-OS 10.5 `show license controller usage`: one entitlement per licence, in use when
+    any Nexus Dashboard cluster asks for it; the clusters asking are named in the description."""
+    asking: dict[str, list[str]] = {}
+    for row in rows:
+        clusters = asking.setdefault(row.raw("TAG"), [])
+        if row.raw("REQUESTED").upper() == "TRUE":
+            clusters.append(row.text("CLUSTER") or "?")
+    return [m.Entitlement(
+        tag=tag,
+        description=f"requested by Nexus Dashboard controller {', '.join(clusters)}" if clusters else None,
+        state=m.EntitlementState.IN_USE if clusters else m.EntitlementState.NOT_IN_USE,
+        state_text="TRUE" if clusters else "FALSE",
+    ) for tag, clusters in asking.items()]

@@ -1,9 +1,11 @@
-"""What parsing a file yields: its records, or its problems, each naming file and line."""
+"""What parsing a file yields: its records, or its problems, each naming file and line; and,
+where several files captured one device's command, whose records stand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from lic_exporter.model.records import Record
 from lic_exporter.parsing.syslog_tally import Tally
@@ -34,6 +36,20 @@ class ZoneIssue(ParseIssue):
 
 
 @dataclass(frozen=True)
+class ReadIssue(ParseIssue):
+    """A file or folder that exists but cannot be read (permission denied, an I/O error): an
+    error like a file that cannot be parsed, and counted apart (lic_exporter_unreadable_paths)."""
+
+    folder: bool = False  # a folder that could not be listed: nothing below it is known
+
+
+def read_issue(path: str, error: OSError, folder: bool = False) -> ReadIssue:
+    """`PATH: cannot read: permission denied`, the reason as the system words it, lower-cased."""
+    reason = error.strerror or type(error).__name__
+    return ReadIssue(path, None, f"cannot read: {reason[:1].lower()}{reason[1:]}", folder=folder)
+
+
+@dataclass(frozen=True)
 class FileResult:
     path: str
     records: tuple[Record, ...] = ()
@@ -53,4 +69,26 @@ class FileResult:
     @property
     def ok(self) -> bool:
         return not any(issue.fatal for issue in self.issues)
+
+    @property
+    def unreadable(self) -> ReadIssue | None:
+        """Why the file (or folder) could not be read at all; None when it could."""
+        return next((issue for issue in self.issues if isinstance(issue, ReadIssue)), None)
+
+
+def newest_captures(records: Iterable[Record]) -> list[Record]:
+    """The records that stand: where several files give one device the same command (last
+    night's `sw-a_show_license_status_2026-12-01.txt` and tonight's), only the file captured
+    last counts (its capture time, else its mtime; on a tie, the later path), so an older
+    copy never fills in what the newer one left out. Syslog records all stand: each line is
+    its own event. Order is kept."""
+    records = list(records)
+    newest: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for record in records:
+        if record.kind != "syslog":
+            key, rank = (record.device, record.command), (record.captured_at, record.source)
+            if key not in newest or rank > newest[key]:
+                newest[key] = rank
+    return [record for record in records
+            if record.kind == "syslog" or newest[(record.device, record.command)][1] == record.source]
 

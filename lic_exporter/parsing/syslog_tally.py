@@ -6,13 +6,20 @@ bytes, undecodable lines, hosts past the device limit, times in unknown zones).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lic_exporter.parsing.syslog_lines import Event
+
+# Smart Licensing Using Policy warns before a usage report is due (IOS-XE `%SMART_LIC-6-`, NX-OS
+# `%LICMGR-6-LOG_SMART_LIC_` REPORTING_REQUIRED): "A Usage report acknowledgement will be
+# required in 89 days." The line's own time plus those days is when the ACK is due.
+REPORT_WARNING = "REPORTING_REQUIRED"
+_REQUIRED_IN = re.compile(r"required in (\d{1,5}) days?")
 
 
 @dataclass
@@ -22,6 +29,8 @@ class DeviceSyslog:
     failures: dict[str, int] = field(default_factory=dict)  # reason -> count
     messages: int = 0
     clock_changes: int = 0
+    # (when the newest REPORTING_REQUIRED was logged, when it says the report ACK is due)
+    report_due: tuple[datetime, datetime] | None = None
 
 
 @dataclass
@@ -31,6 +40,7 @@ class Tally:
     messages: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # device, mnemonic, severity
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # device, reason
     last_failure: dict[str, datetime] = field(default_factory=dict)
+    report_due: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # see REPORT_WARNING
     lines: int = 0  # every line read
     unparsed: int = 0  # lines that passed the pre-filter but hold no message
     undecodable: int = 0  # lines that passed the pre-filter with bytes that are not UTF-8
@@ -60,6 +70,8 @@ class Tally:
             entry.messages += count
             if mnemonic == "SYSTEM_CLOCK_CHANGED":
                 entry.clock_changes += count
+        for device, due in self.report_due.items():
+            found.setdefault(device, DeviceSyslog()).report_due = due
         return found
 
     def shift_lines(self, offset: int) -> None:
@@ -77,6 +89,16 @@ class Tally:
                 known = self.last_failure.get(event.device)
                 if known is None or event.time > known:
                     self.last_failure[event.device] = event.time
+        if event.mnemonic == REPORT_WARNING and event.time is not None:
+            days = _REQUIRED_IN.search(event.message)
+            if days:
+                self._report_due(event.device, (event.time, event.time + timedelta(days=int(days[1]))))
+
+    def _report_due(self, device: str, due: tuple[datetime, datetime]) -> None:
+        """Keep what the newest warning says (a report sent meanwhile moves the date)."""
+        known = self.report_due.get(device)
+        if known is None or due[0] > known[0]:
+            self.report_due[device] = due
 
     def merge(self, other: Tally) -> None:
         self.messages.update(other.messages)
@@ -84,6 +106,8 @@ class Tally:
         for device, when in other.last_failure.items():
             if device not in self.last_failure or when > self.last_failure[device]:
                 self.last_failure[device] = when
+        for device, due in other.report_due.items():
+            self._report_due(device, due)
         self.lines += other.lines
         self.unparsed += other.unparsed
         self.undecodable += other.undecodable

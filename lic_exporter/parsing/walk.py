@@ -1,41 +1,65 @@
-"""The files below the paths given, parsed in walk order, by worker processes when many."""
+"""The files below the paths given, parsed in walk order, by worker processes when many; and the
+folders below them that could not be listed, each an error of its own."""
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lic_exporter.parsing.results import FileResult, RecordStream
+from lic_exporter.parsing.results import FileResult, RecordStream, read_issue
 from lic_exporter.sources.capture import WHOLE_FILE_BYTES
 
 if TYPE_CHECKING:
     from lic_exporter.parsing.files import Parser
 
-log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400  # below this, starting workers costs more than it saves
 _CHUNK = 250
 _WORKER_PARSER: Parser | None = None
 
 
+@dataclass(frozen=True)
+class Found:
+    """A file to parse, or (with `error`) a folder that could not be listed."""
+
+    path: Path
+    root: Path | None  # the folder given that it was found below; None: named itself (explicit)
+    error: OSError | None = None
+
+    @property
+    def explicit(self) -> bool:
+        """Named by the user: content this tool does not know is an error, not skipped."""
+        return self.root is None
+
+
 def parse_paths(parser: Parser, paths: Iterable[Path], jobs: int = 1, as_json: bool = False,
                 stream: RecordStream | None = None, syslog_events: bool | None = None) -> Iterator[FileResult]:
-    """Results for every file below `paths`, in walk order; with `as_json`, records come
-    serialised (FileResult.records_json), and syslog files' records go to `stream` as they
-    are read. With jobs > 1 and enough files, worker processes share the files in chunks;
-    then files over WHOLE_FILE_BYTES are parsed here, after the others, so that their
-    records stream instead of piling up in a worker."""
-    files = list(walk(paths))
+    """Results for every file below `paths`, in walk order, after one result for each folder
+    that could not be listed (see parse_found)."""
+    return parse_found(parser, list(walk(paths)), jobs, as_json, stream, syslog_events)
+
+
+def parse_found(parser: Parser, found: list[Found], jobs: int = 1, as_json: bool = False,
+                stream: RecordStream | None = None, syslog_events: bool | None = None) -> Iterator[FileResult]:
+    """Results for what a walk found: first a `cannot read` error for each folder that could
+    not be listed, then every file in walk order. With `as_json`, records come serialised
+    (FileResult.records_json), and syslog files' records go to `stream` as they are read.
+    With jobs > 1 and enough files, worker processes share the files in chunks; then files
+    over WHOLE_FILE_BYTES are parsed here, after the others, so that their records stream
+    instead of piling up in a worker."""
+    for folder in found:
+        if folder.error is not None:
+            yield FileResult(str(folder.path), issues=(read_issue(str(folder.path), folder.error, folder=True),))
+    files = [item for item in found if item.error is None]
     # JSON output lists each syslog message; the other formats need only the tally.
     events = as_json if syslog_events is None else syslog_events
     if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
-        big = [item for item in files if stream is not None and _size(item[0]) > WHOLE_FILE_BYTES]
+        big = [item for item in files if stream is not None and _size(item.path) > WHOLE_FILE_BYTES]
         small = [item for item in files if item not in big] if big else files
         chunks = [small[i:i + _CHUNK] for i in range(0, len(small), _CHUNK)]
         global _WORKER_PARSER
@@ -48,17 +72,18 @@ def parse_paths(parser: Parser, paths: Iterable[Path], jobs: int = 1, as_json: b
     yield from _parse_chunk(files, as_json, parser, stream, events)
 
 
-def _parse_chunk(files: list[tuple[Path, bool]], as_json: bool, parser: Parser | None = None,
+def _parse_chunk(files: list[Found], as_json: bool, parser: Parser | None = None,
                  stream: RecordStream | None = None, events: bool | None = None) -> Iterator[FileResult]:
     parser = parser or _WORKER_PARSER
     assert parser is not None, "a worker parses only after the pool's initializer set its parser"
-    for path, explicit in files:
-        result = parser.parse_file(path, explicit, syslog_events=as_json if events is None else events, stream=stream)
+    for item in files:
+        result = parser.parse_file(item.path, item.explicit, syslog_events=as_json if events is None else events,
+                                   stream=stream, root=item.root)
         if result.recognised or result.issues:
             yield result.as_json() if as_json else result
 
 
-def _parse_in_worker(files: list[tuple[Path, bool]], as_json: bool, events: bool) -> list[FileResult]:
+def _parse_in_worker(files: list[Found], as_json: bool, events: bool) -> list[FileResult]:
     return list(_parse_chunk(files, as_json, events=events))
 
 
@@ -69,18 +94,26 @@ def _size(path: Path) -> int:
         return 0
 
 
-def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
-    """Files named on the command line (explicit) and files found below folders, in order."""
+def walk(paths: Iterable[Path]) -> Iterator[Found]:
+    """Files named on the command line (explicit) and files found below folders, in order, and
+    each folder below them that could not be listed (its `error`), where it was met. A path
+    that cannot even be looked at (below a folder without search permission) is taken for a
+    file: opening it then says why it cannot be read."""
     for path in paths:
-        if path.is_dir():
-            for root, dirs, files in os.walk(path, onerror=_unreadable_folder):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        yield Path(root) / name, False
-        else:
-            yield path, True
+        if not os.path.isdir(path):
+            yield Found(path, None)
+            continue
+        unlisted: list[OSError] = []  # os.walk reports a folder it cannot list here, and goes on
+        for folder, dirs, files in os.walk(path, onerror=unlisted.append):
+            yield from _unlisted(unlisted, path)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith("."):
+                    yield Found(Path(folder) / name, path)
+        yield from _unlisted(unlisted, path)
 
 
-def _unreadable_folder(error: OSError) -> None:
-    log.error("%s: cannot read folder: %s; its files are not parsed", error.filename, error.strerror)
+def _unlisted(errors: list[OSError], root: Path) -> Iterator[Found]:
+    while errors:
+        error = errors.pop(0)
+        yield Found(Path(error.filename if error.filename is not None else root), root, error)

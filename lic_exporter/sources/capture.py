@@ -53,6 +53,7 @@ MAX_PROMPT_LINES = 64  # a collection sends a handful of commands
 _HEADER_PROMPTS = re.compile(rf" prompts=(?P<lines>\d{{1,9}}(?:,\d{{1,9}}){{0,{MAX_PROMPT_LINES - 1}}})(?= |$)")
 # A prompt line the collector marked whose prompt is not shaped like PROMPT_LINE's.
 _MARKED_PROMPT = re.compile(r"^(?P<host>\S{1,120}?)[#>]\s?(?P<command>.*)$")
+_DO_PREFIX = re.compile(r"do\s+(?=\S)", re.IGNORECASE)
 _CONFIG_TIME = re.compile(r"^!Time:\s+(?P<time>.+)$")
 _SHOW_CLOCK = re.compile(r"^sh(?:o(?:w)?)?\s+clo(?:c(?:k)?)?$")
 _EXEC_HEADERS = ("Load for five secs", "Time source is")  # IOS-XE exec banner, not output
@@ -260,7 +261,7 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
         if prompt:
             current.closed = True
             capture.sections.append(current)
-            command = prompt["command"].strip() or None
+            command = _typed_command(line[:prompt.start("command")], prompt["command"])
             current = Section(command, prompt["host"], number + 1)
             current.skip = command is not None and not wanted(command)
             continue
@@ -270,6 +271,15 @@ def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callab
             capture.printed_time = capture.printed_time or when
         current.add("" if line.startswith(_EXEC_HEADERS) else line)
     capture.sections.append(current)
+
+
+def _typed_command(prompt: str, typed: str) -> str | None:
+    """The command a prompt line ran: at a configuration prompt (`Router(config)#do sh lic
+    summ`) `do` runs an exec command, which is the command; elsewhere what was typed."""
+    command = typed.strip()
+    if "(" in prompt and (do := _DO_PREFIX.match(command)):
+        command = command[do.end():]
+    return command or None
 
 
 def _refuse_binary(head: bytes) -> None:
