@@ -10,7 +10,8 @@ helps, `dashboard_url` (DASHBOARD_BASE + "/d/<uid>"); both bases are options. Me
 severities and the deadline alerts' day thresholds come from lic_exporter.model.vocabulary, which
 the command line's table and `lic-exporter diagnose` read too. Days left are computed from the
 deadline timestamps at evaluation time (days_left below, which the dashboards use too), so the
-rules hold for textfile output and need no `cisco_smartlic_deadline_days`.
+rules hold for textfile output and need no `cisco_smartlic_deadline_days`. The account alerts
+(group `accounts`) judge what the Smart Accounts say and whether their polls keep up.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from lic_exporter.model.vocabulary import (
+    ACCOUNT_POLL_STALE_INTERVALS,
     ATTEMPT_OVERDUE_DAYS,
     CALLHOME_FLEETWIDE,
     CALLHOME_REPEATING,
@@ -32,6 +34,7 @@ from lic_exporter.model.vocabulary import (
     DEADLINE_DAYS,
     FINDING_ALERTS,
     PROBLEM_ALERT,
+    TERM_END_DAYS,
     Deadline,
     MetricName,
     Severity,
@@ -46,7 +49,7 @@ DEVICE_BOARD, FLEET_BOARD = "lic-exporter-device", "lic-exporter-fleet"
 @dataclass(frozen=True)
 class Alert:
     name: str
-    group: str  # deadlines, states, health
+    group: str  # deadlines, states, accounts, health
     query: str  # the value: Grafana's query A, and the Prometheus expression before `cond`
     cond: str  # Prometheus comparison, e.g. "< 30"
     grafana: tuple[str, float]  # Grafana's threshold on A (gt/lt only: every Grafana has them)
@@ -68,7 +71,7 @@ class Alert:
     def grafana_query(self) -> str:
         """Query A. A bare selector is wrapped in `min without ()`, which drops only the metric
         name: Prometheus drops it from alert labels, Grafana would keep it in the instance's."""
-        if re.fullmatch(r"[a-z_:]+\{[^{}]*\}", self.query):
+        if re.fullmatch(r"[a-z_:]+(?:\{[^{}]*\})?", self.query):
             return f"min without () ({self.query})"
         return self.query
 
@@ -130,6 +133,22 @@ _DEVICES = f"count(max by (device) ({MetricName.INFO}) or max by (device) ({_FAI
 _FLEETWIDE = (f"count by (reason) (\n  {_FAILING}\n)\n>= scalar(clamp_min({_DEVICES} * "
               f"{CALLHOME_FLEETWIDE.percent} / 100, {CALLHOME_FLEETWIDE.devices}))")
 _SEEN_TODAY = f"max by (device, instance, job) (max_over_time({MetricName.INFO}[1d]))"
+# Seconds since each account source last polled successfully; for a source that has not since
+# the exporter started (no last success yet), since the exporter started.
+_POLL_INTERVAL = MetricName.ACCOUNTS_POLL_INTERVAL
+_POLL_AGE = (f"time() - {MetricName.ACCOUNTS_LAST_SUCCESS}\nor on (instance, job, source)\n"
+             f"0 * {_POLL_INTERVAL}\n+ on (instance, job) group_left ()\n(time() - process_start_time_seconds)")
+
+
+def _term_end(name: str, severity: Severity, summary: str, description: str) -> Alert:
+    """An alert on the days left to a licence's term end in its Smart Account (TERM_END_DAYS)."""
+    below = TERM_END_DAYS.critical if severity is Severity.CRITICAL else TERM_END_DAYS.warning
+    return Alert(name, "accounts", days_left(MetricName.ACCOUNT_LICENSE_TERM_END), f"< {below}", ("lt", below),
+                 severity, summary, description, "lictermlicenceexpiring",
+                 "1h" if severity is Severity.WARNING else None, "fleet")
+
+
+_IN_VA = "{{ $labels.license }} in {{ $labels.smart_account }} / {{ $labels.virtual_account }}"
 
 ALERTS = [
     _deadline("LicRegistrationExpiring", Deadline.REGISTRATION_EXPIRY, Severity.WARNING,
@@ -238,6 +257,33 @@ ALERTS = [
           Severity.WARNING, f"lic_exporter on {{{{ $labels.instance }}}}: {_V0} file(s) cannot be parsed",
           "Their devices keep their last good values; the exporter log names each file and line.",
           "licexporterparseerrors", "30m", "fleet"),
+    # What the Smart Accounts say (no device label: fleet-level, grouped by alert in Alertmanager).
+    # Warning, as LicOutOfCompliance: the devices keep working while out of compliance.
+    Alert("LicAccountShortage", "accounts", MetricName.ACCOUNT_LICENSE_AVAILABLE, "< 0", ("lt", 0), Severity.WARNING,
+          f"{{{{ $labels.virtual_account }}}}: {_V0} available of {{{{ $labels.license }}}}",
+          f"The Smart Account states {_V0} available of {_IN_VA} (source {{{{ $labels.source }}}}): more in use than "
+          "held, so its devices that use it report OUT OF COMPLIANCE. Add or move licences in CSSM, then "
+          "`license smart renew auth` on those devices.", "licaccountshortage", "1h", "fleet",
+          comment="Negative available: the virtual account uses more than it holds. Warning, as\n"
+                  "LicOutOfCompliance (the device side of the same fact)."),
+    _term_end("LicTermLicenceExpiring", Severity.WARNING,
+              f"{{{{ $labels.virtual_account }}}}: a term licence of {{{{ $labels.license }}}} ends in {_V1} days",
+              f"A TERM or DEMO licence of {_IN_VA} ends in {_V1} days; its licences then leave the virtual account. "
+              "Renew the subscription or buy licences to replace it."),
+    _term_end("LicTermLicenceExpiringCritical", Severity.CRITICAL,
+              f"{{{{ $labels.virtual_account }}}}: a term licence of {{{{ $labels.license }}}} ends in {_V1} days",
+              f"A term licence of {_IN_VA} ends in {_V1} days (negative: ended and still listed); renew the "
+              "subscription now, or the devices using it go OUT OF COMPLIANCE."),
+    Alert("LicAccountPollFailing", "accounts",
+          "(\n  " + _POLL_AGE.replace("\n", "\n  ") + f"\n)\n/ on (instance, job, source) {_POLL_INTERVAL}",
+          f"> {ACCOUNT_POLL_STALE_INTERVALS}", ("gt", ACCOUNT_POLL_STALE_INTERVALS), Severity.WARNING,
+          f"account source {{{{ $labels.source }}}}: no successful poll for {_V1} poll intervals",
+          f"lic_exporter on {{{{ $labels.instance }}}} has not polled {{{{ $labels.source }}}} successfully for {_V1} "
+          "of its poll intervals (counted from the exporter's start when it never has): the account series keep "
+          f"their last values. {MetricName.ACCOUNTS_POLL_FAILURES} says why (forbidden: the API access is not yet "
+          "approved at Cisco, or the client has no role on the account).", "licaccountpollfailing", None, "fleet",
+          comment=f"No success for {ACCOUNT_POLL_STALE_INTERVALS} of the source's own poll intervals; a source "
+                  "that has not succeeded\nsince the exporter started counts from the exporter's start."),
     # Silence is an alert: the exporter down, gone, or a device gone from it.
     Alert("LicExporterDown", "health",
           'max by (instance, job) (\n  up{job=~".*lic_exporter.*"}\n'
@@ -284,7 +330,8 @@ RECORDING = [
     ("... and which deadline it is, as a label, for tables.",
      {"record": f"device_deadline:{MetricName.DEADLINE_DAYS}:nearest", "expr": days_left(NEAREST_DEADLINE)}),
 ]
-GROUPS = {"deadlines": "5m", "states": "5m", "health": "1m"}  # Grafana's evaluation interval per group
+# Grafana's evaluation interval per group.
+GROUPS = {"deadlines": "5m", "states": "5m", "accounts": "5m", "health": "1m"}
 
 
 def thresholds_markdown() -> str:
@@ -309,7 +356,13 @@ def thresholds_markdown() -> str:
              f"| call-home failures of a device | {CALLHOME_REPEATING.failures} of one reason in "
              f"{CALLHOME_REPEATING.hours} h | `LicCallhomeFailuresRepeating`, the failures-per-device table (red) |",
              f"| call-home failures of the fleet | {fleet.percent} % of the devices and at least {fleet.devices}, "
-             f"one reason, in {fleet.hours} h | `LicCallhomeFailingFleetwide` |"]
+             f"one reason, in {fleet.hours} h | `LicCallhomeFailingFleetwide` |",
+             f"| term licence ending | {TERM_END_DAYS.warning} days (warning), {TERM_END_DAYS.critical} days "
+             "(critical) | `LicTermLicenceExpiring`, `LicTermLicenceExpiringCritical`, `term_license_ending`, the "
+             "fleet dashboard's term-end table |",
+             f"| account poll failing | {ACCOUNT_POLL_STALE_INTERVALS} poll intervals of the source without a "
+             "success | `LicAccountPollFailing`, the fleet dashboard's poll table (red); `account_poll_failing` and "
+             "the join's staleness against the default 6 h interval |"]
     return "\n".join(rows) + "\n"
 
 
@@ -400,8 +453,8 @@ def _dump(document: object) -> str:
 
 def rules_text(runbook_base: str = RUNBOOK_BASE, dashboard_base: str = DASHBOARD_BASE) -> str:
     lines = ["# Generated by dashboards/build_alerting.py (python dashboards/build_dashboards.py): edit the",
-             "# table there. Prometheus rules for lic_exporter: two recording rules, the deadline, state and",
-             "# health alerts. Load with `rule_files: [lic_exporter.rules.yml]`; runbooks: docs/alerts.md,",
+             "# table there. Prometheus rules for lic_exporter: two recording rules, the deadline, state,",
+             "# account and health alerts. Load with `rule_files: [lic_exporter.rules.yml]`; runbooks: docs/alerts.md,",
              '# "Alerts and runbooks".', "groups:"]
     for name, rules in prometheus_rules(runbook_base, dashboard_base):
         lines += [f"  - name: {name}", "    rules:"]

@@ -18,10 +18,12 @@ from pathlib import Path
 from build_alerting import NEAREST_DEADLINE, days_left  # beside this file: one formula for the days left
 
 from lic_exporter.model.vocabulary import (
+    ACCOUNT_POLL_STALE_INTERVALS,
     CALLHOME_REPEATING,
     CAPTURE_STALE_DAYS,
     COLLECTION_AGE,
     DEADLINE_DAYS,
+    TERM_END_DAYS,
     Deadline,
     MetricName,
 )
@@ -125,7 +127,15 @@ DEFAULT_CUSTOM: dict[str, dict] = {
 
 _METRIC = re.compile(r"\b((?:device[_a-z]*:)?(?:cisco_smartlic|lic_exporter)_[a-z_:]+)(?:\{([^}]*)\})?(?!\w|\()")
 # Exporter-wide series: no device label.
-_EXPORTER_WIDE = (MetricName.FILES, MetricName.PARSE_ERRORS, MetricName.SYSLOG_LINES)
+_EXPORTER_WIDE = (MetricName.FILES, MetricName.PARSE_ERRORS, MetricName.SYSLOG_LINES,
+                  MetricName.ACCOUNTS_POLL_SUCCESS, MetricName.ACCOUNTS_LAST_SUCCESS, MetricName.ACCOUNTS_POLL_FAILURES,
+                  MetricName.ACCOUNTS_POLL_INTERVAL, MetricName.ACCOUNT_ALERTS)
+# What a Smart Account says per licence: no device label either, narrowed to the picked virtual
+# accounts (the device's virtual_account is the account's). Not by smart_account: a device names
+# its Smart Account by its name, the account families by the configured domain.
+_ACCOUNT_LICENCES = (MetricName.ACCOUNT_LICENSE_QUANTITY, MetricName.ACCOUNT_LICENSE_IN_USE,
+                     MetricName.ACCOUNT_LICENSE_AVAILABLE, MetricName.ACCOUNT_LICENSE_STATUS,
+                     MetricName.ACCOUNT_LICENSE_TERM_END)
 
 
 def scoped(expr: str) -> str:
@@ -136,7 +146,9 @@ def scoped(expr: str) -> str:
     def narrow(match: re.Match) -> str:
         name, matchers = match[1], [m.strip() for m in (match[2] or "").split(",") if m.strip()]
         wanted = ['job=~"$job"', 'instance=~"$instance"']
-        if name not in _EXPORTER_WIDE and not any(m.startswith("device") for m in matchers):
+        if name in _ACCOUNT_LICENCES:
+            wanted.append('virtual_account=~"$virtual_account"')
+        elif name not in _EXPORTER_WIDE and not any(m.startswith("device") for m in matchers):
             wanted.append('device=~"$device"')
         return f"{name}{{{', '.join(matchers + wanted)}}}"
 
@@ -246,6 +258,97 @@ def state_bars(metric: str, title: str, grid: tuple[int, int, int, int], descrip
                  overrides=[by_name(state, ("color", {"mode": "fixed", "fixedColor": colour}))
                             for state, colour in STATE_COLOURS.items()],
                  options={"minVizHeight": 10, "showUnfilled": False})
+
+
+SHORT = {"0": ("", "transparent"), "1": ("short", "red")}
+POLLS = {"0": ("on time", "transparent"), "1": ("failing", "red")}
+_ACCOUNT_HIDE = ("Time", "__name__", "instance", "job")
+
+
+def term_end_urgency() -> str:
+    """Per licence with a term end: 2 under TERM_END_DAYS.critical, 1 under .warning, else 0."""
+    left = days_left(MetricName.ACCOUNT_LICENSE_TERM_END)
+    return f"({left} < bool {TERM_END_DAYS.critical}) + ({left} < bool {TERM_END_DAYS.warning})"
+
+
+def licence_balance(title: str, grid: tuple[int, int, int, int], description: str, only: str = "") -> dict:
+    """Held, in use and available per virtual account and licence, a short row in red; `only`
+    narrows every family (`and on (...) ...`)."""
+    families = (MetricName.ACCOUNT_LICENSE_QUANTITY, MetricName.ACCOUNT_LICENSE_IN_USE,
+                MetricName.ACCOUNT_LICENSE_AVAILABLE)
+    targets = [target(f"{family}{only}", instant=True, table=True, ref=ref)
+               for family, ref in zip(families, "ABC", strict=True)]
+    targets.append(target(f"({MetricName.ACCOUNT_LICENSE_AVAILABLE} < bool 0){only}", instant=True, table=True,
+                          ref="D"))
+    return panel("table", title, targets, grid, description, decimals=0,
+                 options={"sortBy": [{"displayName": "available", "desc": False}]},
+                 transformations=[{"id": "merge", "options": {}},
+                                  excluded(*_ACCOUNT_HIDE, rename={"Value #A": "held", "Value #B": "in use",
+                                                                   "Value #C": "available", "Value #D": "shortage"})],
+                 overrides=[row_colour("shortage", SHORT)])
+
+
+def accounts(y: int) -> list[dict]:
+    """The fleet dashboard's Accounts row: what the Smart Accounts say, and whether their polls
+    keep up (docs/accounts.md)."""
+    available, in_use, held = (MetricName.ACCOUNT_LICENSE_AVAILABLE, MetricName.ACCOUNT_LICENSE_IN_USE,
+                               MetricName.ACCOUNT_LICENSE_QUANTITY)
+    age = f"time() - {MetricName.ACCOUNTS_LAST_SUCCESS}"
+    return [
+        {"type": "row", "title": "Accounts", "collapsed": False, "panels": [], "datasource": DATASOURCE,
+         "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}},
+        licence_balance("Licences per virtual account: held, in use, available", (0, y + 1, 14, 9),
+                        "What each Smart Account says (lic-exporter polls CSSM or SSM On-Prem: docs/accounts.md): per "
+                        "virtual account and licence, how many it holds, how many are in use and how many are "
+                        "available. A negative available (red row) is a shortage: the devices of that virtual "
+                        "account that use the licence go out of compliance (LicAccountShortage)."),
+        panel("table", "Shortages",
+              [target(f"-({available} < 0)", instant=True, table=True),
+               target(f"{in_use} and ({available} < 0)", instant=True, table=True, ref="B"),
+               target(f"{held} and ({available} < 0)", instant=True, table=True, ref="C")],
+              (14, y + 1, 10, 9), "The licences a virtual account lacks, most first: add or move them in CSSM, then "
+              "`license smart renew auth` on its devices (LicAccountShortage; lic-exporter diagnose names the "
+              "devices out of compliance there).", decimals=0,
+              options={"sortBy": [{"displayName": "short by", "desc": True}]},
+              transformations=[{"id": "merge", "options": {}},
+                               excluded(*_ACCOUNT_HIDE, rename={"Value #A": "short by", "Value #B": "in use",
+                                                                "Value #C": "held"})],
+              overrides=cell_colours("short by"),
+              thresholds={"mode": "absolute", "steps": [{"color": "red", "value": None}]}),
+        panel("table", "Term licence ends (days left)",
+              [target(days_left(MetricName.ACCOUNT_LICENSE_TERM_END), instant=True, table=True),
+               target(term_end_urgency(), instant=True, table=True, ref="B"),
+               target(f"{MetricName.ACCOUNT_LICENSE_TERM_END} * 1000", instant=True, table=True, ref="C")],
+              (0, y + 10, 14, 8), "The earliest end of each licence's TERM and DEMO purchases, soonest first; "
+              f"orange under {TERM_END_DAYS.warning} days (LicTermLicenceExpiring), red under "
+              f"{TERM_END_DAYS.critical} (LicTermLicenceExpiringCritical) or once ended. When a term ends its "
+              "licences leave the virtual account.", **DAYS,
+              options={"sortBy": [{"displayName": "days left", "desc": False}]},
+              transformations=[{"id": "merge", "options": {}},
+                               excluded(*_ACCOUNT_HIDE, rename={"Value #A": "days left", "Value #B": "urgency",
+                                                                "Value #C": "ends"})],
+              overrides=[row_colour("urgency", URGENCY), by_name("ends", ("unit", "dateTimeAsIso"))]),
+        panel("table", "Account sources: polls",
+              [target(MetricName.ACCOUNTS_POLL_SUCCESS, instant=True, table=True),
+               target(f"({age}) / 3600", instant=True, table=True, ref="B"),
+               target(f"{MetricName.ACCOUNTS_POLL_INTERVAL} / 3600", instant=True, table=True, ref="C"),
+               target(f"{age} > bool {ACCOUNT_POLL_STALE_INTERVALS} * {MetricName.ACCOUNTS_POLL_INTERVAL}",
+                      instant=True, table=True, ref="D"),
+               target(f"sum by (instance, job, source) (increase({MetricName.ACCOUNTS_POLL_FAILURES}[$__range]))",
+                      instant=True, table=True, ref="E")],
+              (14, y + 10, 10, 8), "Per account source: whether the last poll succeeded, hours since the last "
+              f"success and the poll interval; red once no poll has succeeded for {ACCOUNT_POLL_STALE_INTERVALS} "
+              "intervals (LicAccountPollFailing). Failures in the time range: "
+              f"{MetricName.ACCOUNTS_POLL_FAILURES} by reason says why (forbidden: the API access is not yet "
+              "approved at Cisco).", decimals=1,
+              mappings=value_map({"0": ("failed", "red"), "1": ("succeeded", "green")}),
+              transformations=[{"id": "merge", "options": {}},
+                               excluded(*_ACCOUNT_HIDE, rename={"Value #A": "last poll",
+                                                                "Value #B": "hours since success",
+                                                                "Value #C": "interval (h)", "Value #D": "polls",
+                                                                "Value #E": "failures"})],
+              overrides=[row_colour("polls", POLLS)]),
+    ]
 
 
 def fleet() -> dict:
@@ -374,6 +477,7 @@ def fleet() -> dict:
               (12, 46, 12, 8), "Failed SSH collections by cause (the README says what each reason means).",
               unit="short", decimals=0),
     ]
+    panels += accounts(54)
     links = [link("Device detail", f"/d/{DEVICE_UID}", "One device: states, deadlines, attempts, failures")]
     return dashboard(FLEET_UID, "Cisco Smart Licensing: fleet overview", panels, device=False, links=links)
 
@@ -471,6 +575,16 @@ def detail() -> dict:
                                                      "warning": ("warning", "orange"), "info": ("info", "blue")}),
               transformations=[excluded(*hide, "Value")],
               overrides=[by_name("severity", ("custom.cellOptions", {"type": "color-text"}))]),
+        # The device's entitlements are licence tags (LAN_ENTERPRISE_SERVICES_PKG), the account's
+        # licences product names ("NX-OS Advantage ..."): no label joins them, so every licence of
+        # the device's virtual account shows.
+        licence_balance("Its virtual account in the Smart Account", (0, 38, 24, 7),
+                        "The licences of the virtual account this device is registered to (its virtual_account in "
+                        "the first table), as the Smart Account states them when lic-exporter polls it "
+                        "(docs/accounts.md). A red row is a licence the virtual account lacks: if the device uses "
+                        "it, it reports out of compliance. The device names its licences by tag, the account by "
+                        "product name, so every licence of the virtual account is listed, not only the device's.",
+                        only=f' and on (virtual_account) {MetricName.INFO}{{{dev}, virtual_account!=""}}'),
     ]
     links = [link("Fleet overview", f"/d/{FLEET_UID}", "Back to every device")]
     if MULTI_DEVICE:  # one row per picked device; in it $device is that one device

@@ -104,7 +104,8 @@ def test_fleet_alerts_group_by_alertname_and_reason_device_alerts_by_device() ->
               for alert in case["exp_alerts"]}
     fleet_level = {name for name in rules if "device" not in labels[name]}
     assert fleet_level == {"LicCallhomeFailingFleetwide", "LicExporterDown", "LicExporterAbsent",
-                           "LicExporterParseErrors"}
+                           "LicExporterParseErrors", "LicAccountShortage", "LicTermLicenceExpiring",
+                           "LicTermLicenceExpiringCritical", "LicAccountPollFailing"}
     assert "reason" in labels["LicCallhomeFailingFleetwide"]
 
 
@@ -136,7 +137,7 @@ def test_every_critical_deadline_alert_has_a_warning_twin_the_inhibition_pairs()
     inhibit = yaml.safe_load(SHIPPED.read_text())["inhibit_rules"]
     assert any(set(r["equal"]) == {"device", "deadline"} and 'deadline=~".+"' in r["source_matchers"]
                for r in inhibit)
-    twins = [name for name in rules if name.endswith("Critical")]
+    twins = [name for name in rules if name.endswith("Critical") and "deadline_timestamp" in rules[name]["expr"]]
     assert CRITICAL in twins
     for name in twins:
         critical, warning = rules[name], rules[name.removesuffix("Critical")]
@@ -148,6 +149,21 @@ def test_every_critical_deadline_alert_has_a_warning_twin_the_inhibition_pairs()
         assert all(selectors), (name, critical["expr"], warning["expr"])
         assert selectors[0].group(1) == selectors[1].group(1)
         assert threshold(critical) < threshold(warning)
+
+
+def test_the_term_licence_twins_pair_on_the_licence_they_select() -> None:
+    """LicTermLicenceExpiringCritical and its warning twin read the same series unaggregated, so
+    the inhibition's `equal` (every label of a term-end series but instance) pairs one licence
+    of one virtual account and nothing else; the critical mark is the nearer one."""
+    rules = rules_by_name()
+    critical, warning = rules["LicTermLicenceExpiringCritical"], rules["LicTermLicenceExpiring"]
+    pattern = r"\(cisco_smartlic_account_license_term_end_timestamp_seconds - time\(\)\) / 86400\s*<\s*[0-9.]+"
+    assert all(re.fullmatch(pattern, r["expr"].strip()) for r in (critical, warning))
+    assert threshold(critical) < threshold(warning)
+    inhibit = yaml.safe_load(SHIPPED.read_text())["inhibit_rules"]
+    [pair] = [r for r in inhibit if r["source_matchers"] == ['alertname="LicTermLicenceExpiringCritical"']]
+    assert pair["target_matchers"] == ['alertname="LicTermLicenceExpiring"']
+    assert set(pair["equal"]) == {"source", "smart_account", "virtual_account", "license"}
 
 
 class Receiver:

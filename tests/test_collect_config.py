@@ -13,8 +13,8 @@ import pytest
 
 from lic_exporter.collect.inventory import map_platform
 from lic_exporter.collect.loading import load_config
-from lic_exporter.collect.schema import duration_seconds
 from lic_exporter.collect.targets import CollectConfig, CollectSettings, ConfigError, Credential, Secret, Target
+from lic_exporter.sources.config_values import duration_seconds
 from lic_exporter.sources.names import device_name
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "collect"

@@ -9,6 +9,8 @@ NUL under the test's control), on 127.0.0.1. Each saved transcript is parsed by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +28,8 @@ from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.results import FileResult
 from lic_exporter.sources.capture import header_prompt_lines, read_capture
 from lic_exporter.sources.printable import printable
-from tests.support.switches import SwitchFarm, default_outputs
+from lic_exporter.sources.privacy import redact_session
+from tests.support.switches import Switch, SwitchFarm, _SwitchServer, default_outputs
 
 PASSWORD = "Planted-Pw-7c1e!x"  # the collector's password: never in a transcript, message or log
 COMMUNITY = "C0mmunity-S3cret"
@@ -401,6 +404,56 @@ def test_transcripts_and_messages_hold_no_secret(make_switch, tmp_path, parser):
     assert result.ok and {r.command for r in result.records} >= {"show license status", "show license usage"}
 
 
+# Every secret-carrying line the issue names, in its NX-OS and its IOS-XE spelling, with the value
+# the switch printed (`S3cr` in each) and what the transcript keeps.
+CONFIG_LINES = [
+    ("username licmon password 0 S3cr-a role network-operator", "username licmon password 0 <redacted> role "
+     "network-operator"),
+    ("username admin password 5 $5$S3cr$b role network-admin",
+     "username admin password 5 <redacted> role network-admin"),
+    ("username admin privilege 15 secret 9 $9$S3cr$c", "username admin privilege 15 secret 9 <redacted>"),
+    ("username ops privilege 1 password S3cr-d", "username ops privilege 1 password <redacted>"),
+    ("enable secret 5 $1$S3cr$e", "enable secret 5 <redacted>"),
+    ("enable secret S3cr-f", "enable secret <redacted>"),
+    ("enable password level 15 S3cr-g", "enable password level 15 <redacted>"),
+    ("enable password 7 S3cr0822", "enable password 7 <redacted>"),
+    ("snmp-server community S3cr-h group network-operator", "snmp-server community <redacted> group network-operator"),
+    ("snmp-server community S3cr-i RO 10", "snmp-server community <redacted> RO 10"),
+    ("snmp-server host 192.0.2.9 traps version 2c S3cr-j", "snmp-server host 192.0.2.9 traps version 2c <redacted>"),
+    ("snmp-server user mon network-operator auth md5 0xS3cr1 priv 0xS3cr2 localizedkey",
+     "snmp-server user mon network-operator auth md5 <redacted> priv <redacted> localizedkey"),
+    ("snmp-server user mon grp v3 auth sha S3cr-k priv aes 128 S3cr-l",
+     "snmp-server user mon grp v3 auth sha <redacted> priv aes 128 <redacted>"),
+    ('tacacs-server key 7 "S3cr m"', "tacacs-server key 7 <redacted>"),
+    ("tacacs-server host 192.0.2.10 key S3cr-n", "tacacs-server host 192.0.2.10 key <redacted>"),
+    ("radius-server key S3cr-o", "radius-server key <redacted>"),
+    ("radius-server host 192.0.2.11 key 7 S3cr0A16", "radius-server host 192.0.2.11 key 7 <redacted>"),
+    (" key 7 S3cr0D06", " key 7 <redacted>"),  # in `tacacs server NAME` / `radius server NAME`
+    (" key S3cr-p", " key <redacted>"),
+    (" server-private 192.0.2.12 timeout 5 key S3cr-q", " server-private 192.0.2.12 timeout 5 key <redacted>"),
+    ("crypto isakmp key S3cr-r address 192.0.2.13", "crypto isakmp key <redacted> address 192.0.2.13"),
+    ("key chain ospf-keys", "key chain ospf-keys"),  # the chain's name and the key's number stay
+    ("  key 1", "  key 1"),
+    ("    key-string 7 S3cr0B17", "    key-string 7 <redacted>"),
+    ("    key-string S3cr-s", "    key-string <redacted>"),
+    (" ip ospf message-digest-key 1 md5 S3cr-t", " ip ospf message-digest-key 1 md5 <redacted>"),
+    (" ip ospf authentication-key 7 S3cr0C18", " ip ospf authentication-key 7 <redacted>"),
+    (" password 7 S3cr0E19", " password 7 <redacted>"),  # `line vty` on IOS-XE
+    (" password S3cr-u", " password <redacted>"),
+    (" neighbor 192.0.2.14 password S3cr-v", " neighbor 192.0.2.14 password <redacted>"),
+    # Licensing output around them is kept as it is
+    ("  Authorization Key: Not in use", "  Authorization Key: Not in use"),
+    ("Smart Licensing Using Policy: ENABLED", "Smart Licensing Using Policy: ENABLED"),
+    ("  Transport: Smart (default)", "  Transport: Smart (default)"),
+]
+
+
+@pytest.mark.parametrize(("line", "kept"), CONFIG_LINES)
+def test_every_secret_carrying_configuration_line_is_redacted_whatever_prints_it(line, kept):
+    assert redact_session(line) == kept
+    assert "S3cr" not in redact_session(f"% Invalid command at '{line.strip()}'")  # a rejected line quoted back
+
+
 # ---------------------------------------------------------------------------------------------
 # Held: what the adversarial round found already handled, kept that way
 # ---------------------------------------------------------------------------------------------
@@ -439,3 +492,92 @@ def test_held_questions_are_never_answered(make_switch, question):
     switch = make_switch(outputs=outputs)
     collect_fails(target_for(switch, command_timeout=0.5), "timeout")
     assert switch.received == ["terminal length 0", "terminal width 511", "show clock", "show license status"]
+
+
+AUTH_BANNER_PIECE = ("Authorised use only. " * 50 + "\n") * 20  # 21 kB: one SSH packet
+
+
+class _AuthBannerServer(_SwitchServer):
+    """The test switch, sending `pieces` SSH authentication banners of `piece` each before the
+    login (as sshd's `Banner` does)."""
+
+    def __init__(self, switch: Switch, pieces: int, piece: str):
+        super().__init__(switch)
+        self.pieces, self.piece = pieces, piece
+
+    def begin_auth(self, username: str) -> bool:
+        assert self.conn is not None
+        for _ in range(self.pieces):
+            self.conn.send_auth_banner(self.piece)
+        return super().begin_auth(username)
+
+
+class _AuthBannerSwitch(Switch):
+    def __init__(self, farm: SwitchFarm, pieces: int, piece: str):
+        super().__init__(farm, password=PASSWORD)
+        self.banners = (pieces, piece)
+
+    async def listen(self) -> None:
+        server = functools.partial(_AuthBannerServer, self, *self.banners)
+        self._listener = await asyncssh.create_server(server, self.host, self.port, options=self._options())
+        self.port = self._listener.get_port()
+
+
+def test_held_a_5_mb_auth_banner_is_no_part_of_the_transcript(farm):
+    switch = _AuthBannerSwitch(farm, 250, AUTH_BANNER_PIECE).start()  # 5 MB in 250 banners
+    text = collect(target_for(switch))
+    assert "Authorised use only" not in text and text.count("\nn9k-lab-01# show ") == len(NXOS)
+    one_packet = _AuthBannerSwitch(farm, 1, AUTH_BANNER_PIECE * 250).start()  # in one: past SSH's packet size
+    error = collect_fails(target_for(one_packet), "other")
+    assert "Authorised use only" not in error.message and one_packet.password_attempts == 0
+    assert switch.errors == one_packet.errors == []
+
+
+async def _lines_before_the_version(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, line: bytes,
+                                    pause: float) -> None:
+    """`line` for ever, where an SSH server sends its version line (RFC 4253 allows a few
+    lines before it)."""
+    with contextlib.suppress(OSError, asyncio.CancelledError):
+        while True:
+            writer.write(line)
+            await writer.drain()
+            await asyncio.sleep(pause)
+
+
+@pytest.mark.parametrize(("line", "pause", "reason"), [
+    (b"x" * 200 + b"\r\n", 0.0, "other"),  # a banner flood: refused at once
+    (b"Welcome\r\n", 0.1, "timeout"),  # a trickle of banner lines: bounded by the connect timeout
+    (b"S", 0.1, "timeout"),  # a version line a byte at a time, never ended
+])
+def test_held_banner_floods_and_trickling_ssh_servers_are_bounded(line, pause, reason):
+    async def run() -> CollectError:
+        server = await asyncio.start_server(functools.partial(_lines_before_the_version, line=line, pause=pause),
+                                            "127.0.0.1", 0)
+        target = Target(name="nx-lab-01", host="127.0.0.1", port=server.sockets[0].getsockname()[1], platform="nxos",
+                        credential=Credential("licmon", password=PASSWORD), host_key_policy="insecure",
+                        known_hosts=None, connect_timeout=1.0, command_timeout=5.0, device_timeout=20.0)
+        try:
+            with pytest.raises(CollectError) as caught:
+                await collect_device(target, Secret(password=PASSWORD))
+            return caught.value
+        finally:
+            server.close()
+
+    error = asyncio.run(run())
+    assert error.reason == reason and error.message.isprintable(), error.message
+    if reason == "timeout":
+        assert "connect_timeout" in error.message
+
+
+def test_held_100000_features_do_not_become_100000_series(make_switch, parser, tmp_path):
+    """A switch listing 100,000 licence features (5 MB: under the 8 MB cap) is collected; the
+    parser refuses that section as no licensing output, so no series explode; the other
+    sections of the same transcript are read."""
+    outputs = dict(default_outputs("nxos"))
+    outputs["show license usage"] = "".join(f"FEAT_{n} (FEAT_{n}):\n  Status: AUTHORIZED\n" for n in range(100_000))
+    text = collect(target_for(make_switch(outputs=outputs)))
+    _, result = parse(parser, tmp_path, text)
+    assert "show license usage" not in {r.command for r in result.records}
+    assert [issue.message for issue in result.issues] == [
+        "'show license usage' output longer than 100000 lines: not a licensing output"]
+    assert record(result, "show license status").authorization.state_text == "AUTHORIZED"

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from lic_exporter.cli.main import main
-from lic_exporter.collect.documents import (
+from lic_exporter.collect.loading import load_config
+from lic_exporter.collect.targets import ConfigError
+from lic_exporter.sources.documents import (
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
     MAX_NODES,
@@ -24,8 +26,6 @@ from lic_exporter.collect.documents import (
     read_yaml,
     within,
 )
-from lic_exporter.collect.loading import load_config
-from lic_exporter.collect.targets import ConfigError
 
 ENV = "LIC_LIMITS_TEST_PASSWORD"
 BASE = f"defaults: {{username: licmon, password_env: {ENV}}}\n"
@@ -135,7 +135,7 @@ def test_yaml_nested_5000_deep_is_one_line_not_a_recursion_error(tmp_path, where
 def test_the_same_answers_with_or_without_libyaml(tmp_path):
     """The fast reader (libyaml) and PyYAML's own give the same: the limits are checked on the
     events of either; a syntax error is told in PyYAML's words whichever found it."""
-    from lic_exporter.collect import documents
+    from lic_exporter.sources import documents
 
     def outcome(loader: type, text: str) -> object:
         try:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from lic_exporter.cli.main import main
-from lic_exporter.collect.secret_files import MAX_SECRET_BYTES
 from lic_exporter.daemon.follower import SyslogFollower
 from lic_exporter.parsing.files import Parser
+from lic_exporter.sources.secret_files import MAX_SECRET_BYTES
 from tests.support.daemon import Daemon, free_port, series
 from tests.support.paths import SHOW_FIXTURES
 from tests.support.unprivileged import Unprivileged, find_unprivileged, scratch_folder

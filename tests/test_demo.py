@@ -45,9 +45,15 @@ def test_the_readme_table_is_what_make_demo_prints() -> None:
 
 
 def test_the_demo_fleet_is_ahead_of_its_deadlines_at_the_pinned_instant() -> None:
-    """Every demo device still has its nearest deadline ahead (none negative), and every one of
-    the example fleet's devices is in the table."""
-    rows = [line.split() for line in readme_table().splitlines()[1:]]
+    """Every demo device still has its nearest deadline ahead (none negative), every one of the
+    example fleet's devices is in the table, and below it the example Smart Account's licences,
+    their term ends ahead too."""
+    devices, accounts = readme_table().split("\n\n")
+    rows = [line.split() for line in devices.splitlines()[1:]]
     assert [row[0] for row in rows] == ["n3k-edge-07", "n9k-border-01", "n9k-leaf-01", "n9k-leaf-02", "n9k-spine-02"]
     days_left = [float(next(word for word in row[5:] if re.fullmatch(r"-?\d+\.\d", word))) for row in rows]
     assert all(days > 0 for days in days_left), days_left
+    licences = accounts.splitlines()[1:]
+    assert [line.split()[0] for line in licences] == ["cisco"] * 3
+    term_days = [int(days) for days in re.findall(r"\((-?\d+) d\)", accounts)]
+    assert len(term_days) == 2 and all(days > 0 for days in term_days), term_days

@@ -222,7 +222,7 @@ def test_header_names_the_exporter_what_it_watches_and_links_the_endpoints(fleet
         assert link in html
     assert "<code>examples/fleet</code>" in html
     assert "<code>examples/syslog/*.log</code>" in html and "<code>examples/syslog/*.lgo</code>" in html
-    assert "7 parsed cleanly" in html and "0 with errors" in html
+    assert "8 parsed cleanly" in html and "0 with errors" in html  # 7 device outputs and the account snapshot
     assert "days left counted for <time" in html  # --now differs from the time of rendering
     assert "Initial scan running" not in html
 

@@ -21,6 +21,7 @@ from lic_exporter.analysis.diagnose import Facts, diagnose
 from lic_exporter.exposition.metrics import ExporterStats, exposition
 from lic_exporter.model.records import AuthorizationState
 from lic_exporter.model.vocabulary import (
+    ACCOUNT_POLL_STALE_INTERVALS,
     ATTEMPT_OVERDUE_DAYS,
     CALLHOME_FLEETWIDE,
     CALLHOME_REPEATING,
@@ -30,14 +31,16 @@ from lic_exporter.model.vocabulary import (
     COLLECTION_AGE,
     DEADLINE_DAYS,
     SEVERITIES,
+    TERM_END_DAYS,
     Attempt,
     Deadline,
     MetricName,
     Reason,
     Severity,
 )
+from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally
-from tests.support.paths import PROJECT
+from tests.support.paths import FIXTURES, PROJECT
 
 CONTRACT = PROJECT.parent / "shared" / "CONTRACT.md"
 README = PROJECT / "README.md"
@@ -88,6 +91,9 @@ def test_every_metric_name_is_documented() -> None:
     assert {name.value for name in MetricName if f"`{name}" not in documented} == set()
 
 
+ACCOUNT_FIXTURES = FIXTURES / "accounts"
+
+
 @dataclass
 class Collected:
     device: str = "sw-a"
@@ -99,9 +105,22 @@ class Collected:
     failures: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Polled:
+    """An account source's polls as AccountPollStatus reads them."""
+
+    source: str = "cisco"
+    success: bool | None = True
+    last_success: float | None = 1.7e9
+    interval: float | None = 21600.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
 def test_the_page_exposes_exactly_the_vocabularys_families() -> None:
+    accounts = [Parser().parse_file(ACCOUNT_FIXTURES / name).accounts[0]
+                for name in ("cisco.accounts.json", "dc1-onprem.accounts.json")]
     page = exposition([], Tally(), ExporterStats(config_reload=(True, 1.7e9)), NOW, collect=[Collected()],
-                      deadline_days=True).decode()
+                      deadline_days=True, accounts=accounts, account_polls=[Polled()]).decode()
     exposed = {family.name + ("_total" if family.type == "counter" else "")
                for family in text_string_to_metric_families(page)}
     assert exposed == {name.value for name in MetricName}
@@ -162,7 +181,7 @@ def test_the_table_colours_each_deadline_by_its_own_thresholds() -> None:
                           "always", *EXAMPLES], capture_output=True, text=True).stdout
     colours = {"\x1b[31m": Severity.CRITICAL, "\x1b[33m": Severity.WARNING}
     seen = {}
-    for row in out.splitlines()[1:]:
+    for row in out.split("\n\n")[0].splitlines()[1:]:  # the devices' table (the accounts' follows)
         match = re.search(r"(\x1b\[3[13]m)?([a-z_]+) \d{4}-\d\d-\d\d *(?:\x1b\[0m)?  (?:\x1b\[3[13]m)?(-?[\d.]+)", row)
         assert match, row
         tint, deadline, days = match.groups()
@@ -208,7 +227,8 @@ def marks() -> set[float]:
     interval factors), failure counts and the fleet share."""
     found = {float(n) for days in DEADLINE_DAYS.values() for n in (days.warning, days.critical)}
     found |= {COLLECTION_AGE.late, COLLECTION_AGE.stale, CAPTURE_STALE_DAYS, ATTEMPT_OVERDUE_DAYS,
-              CALLHOME_REPEATING.failures, CALLHOME_FLEETWIDE.percent, CALLHOME_FLEETWIDE.devices}
+              CALLHOME_REPEATING.failures, CALLHOME_FLEETWIDE.percent, CALLHOME_FLEETWIDE.devices,
+              TERM_END_DAYS.warning, TERM_END_DAYS.critical, ACCOUNT_POLL_STALE_INTERVALS}
     return found
 
 

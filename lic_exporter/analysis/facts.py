@@ -25,6 +25,9 @@ class Finding:
     why: str
     fix: str
     deadline: datetime | None = None
+    # A finding of a Smart Account (device ""): "source/virtual_account", or "source" for the
+    # source itself; a device's finding that joins its account data leaves it None.
+    account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Facts:
     clock_changes: int = 0
     # (logged, due): the newest REPORTING_REQUIRED syslog warning and the ACK date it names
     report_warning: tuple[datetime, datetime] | None = None
+    # The virtual account the device is registered to (cisco_smartlic_info{virtual_account}):
+    # where the account findings look for what its Smart Account says.
+    virtual_account: str | None = None
 
 
 def facts_of(view: DeviceView) -> Facts:
@@ -79,6 +85,7 @@ def facts_of(view: DeviceView) -> Facts:
         captured=view.sources[newest] if newest else None,
         captured_printed=view.printed_times.get(newest) if newest else None,
         platform=view.platform,
+        virtual_account=(view.info.account.virtual_account or None) if view.info and view.info.account else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Read and validate everything `serve` and `collect` were given before they start (and, for
+"""Read and validate everything `serve`, `collect` and `accounts` were given before they start (and, for
 `--config.check`, instead of starting): every problem at once, each one line naming its file
 (or option) and key, `FILE: key.path: message`.
 
@@ -21,6 +21,7 @@ from lic_exporter.daemon.http import parse_address
 from lic_exporter.daemon.webconfig import WebConfig, WebConfigError, load
 
 if TYPE_CHECKING:
+    from lic_exporter.accounts.settings import AccountsConfig
     from lic_exporter.collect.targets import CollectConfig
 
 
@@ -32,6 +33,7 @@ class ServeSettings:
     device_map: dict[str, str] | None
     address: tuple[str, int]
     collect: CollectConfig | None  # with --config.file
+    accounts: AccountsConfig | None = None  # with --config.file holding account sources
 
 
 @dataclass
@@ -88,20 +90,24 @@ def _serve(args: argparse.Namespace) -> tuple[ServeSettings | None, _Findings]:
     address = _address(args.listen, found)
     web = _web(args.web_config, found)
     device_map = _device_map(args.device_map, found)
-    collect = None
+    collect = accounts = None
     if args.config_file is not None:
         collect = _collect_config(args.config_file, args.collect_dir or Path("."), found, shard=args.shard)
+        accounts = _accounts_config(args.config_file, found)  # its unknown sections: the collection says which
         if args.collect_dir is not None:
             _writable_folder("--collect.dir", args.collect_dir, found)
     if found.problems or address is None or web is None:
         return None, found
-    return ServeSettings(web, device_map, address, collect), found
+    return ServeSettings(web, device_map, address, collect, accounts if accounts and accounts.sources else None), \
+        found
 
 
 def _serve_summary(args: argparse.Namespace, settings: ServeSettings) -> str:
     parts = [f"{len(args.watch)} watched folder(s)", f"{len(args.syslog)} syslog pattern(s)"]
     if settings.collect is not None:
         parts.append(f"{len(settings.collect.targets)} target(s) to collect")
+    if settings.accounts is not None:
+        parts.append(f"{len(settings.accounts.sources)} account source(s) to poll")
     if settings.device_map is not None:
         parts.append(f"{len(settings.device_map)} device map entries")
     web = ("TLS" if settings.web.tls is not None else "plain HTTP") + (
@@ -196,3 +202,37 @@ def _writable_folder(option: str, folder: Path, found: _Findings) -> None:
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         found.problems.append(f"{option} {folder}: cannot be created ({parent} is not a writable folder)")
+
+
+# ---------------------------------------------------------------- accounts
+
+def check_accounts(path: Path, out_dir: Path | None) -> tuple[AccountsConfig | None, _Findings]:
+    """`lic-exporter accounts`: the `accounts:` section of `path` read and checked (a top-level
+    key that no section of the file knows is a problem too), and `--out` writable."""
+    from lic_exporter.collect.schema import TopKeys  # the names of the sections only; nothing collect runs
+
+    found = _Findings()
+    config = _accounts_config(path, found, other_sections=tuple(TopKeys.model_fields))
+    if config is not None and not config.sources:
+        found.problems.append(f"{path}: no account source (give accounts: with sources)")
+    if out_dir is not None:
+        _writable_folder("--out", out_dir, found)
+    return config, found
+
+
+def _accounts_config(path: Path, found: _Findings, other_sections: tuple[str, ...] | None = None) \
+        -> AccountsConfig | None:
+    """The account sources of `path`, their secrets read and checked; None when the section has
+    problems (each noted as FILE: accounts.key.path: message)."""
+    from lic_exporter.accounts.loading import load_accounts
+    from lic_exporter.accounts.settings import AccountsConfigError
+
+    try:
+        config = load_accounts(path, other_sections=other_sections)
+    except AccountsConfigError as exc:
+        # A file YAML cannot read is reported by the collection's loader too: once is enough.
+        found.problems.extend(problem for problem in exc.located(path) if problem not in found.problems)
+        return None
+    warnings = (f"{path}: {warning}" for warning in config.warnings)
+    found.warnings.extend(warning for warning in warnings if warning not in found.warnings)
+    return config

@@ -14,6 +14,7 @@ import argparse
 import gc
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ from lic_exporter.model.release import version_line
 from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
 
 if TYPE_CHECKING:  # imported where used: `--help` and usage errors stay fast
+    from lic_exporter.analysis.facts import Finding
+    from lic_exporter.model.accounts import AccountRecord
     from lic_exporter.model.records import Record
     from lic_exporter.parsing.files import Parser
     from lic_exporter.parsing.results import ParseIssue
@@ -103,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Log in to each configured switch over SSH once, run its licensing show commands and save "
                     "the session as DIR/<device>.log. Exit 0 all collected, 1 some failed, 2 a configuration "
                     "error."))
+    from lic_exporter.cli import accounts_command  # argparse only: the account modules load when it runs
+
+    accounts_command.add_parser(commands, formatter_class=_Help)
     return parser
 
 
@@ -203,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "accounts":
+        from lic_exporter.cli import accounts_command
+
+        return accounts_command.run(args)
     if args.command == "parse":
         return _parse(args)
     if args.command == "diagnose":
@@ -229,15 +239,16 @@ def _run(args: argparse.Namespace) -> int:
 def _parse(args: argparse.Namespace) -> int:
     if args.format == "json":
         return _parse_json(args)
-    records, issues, files_ok, tally = _read(args)
+    read = _read(args)
     from lic_exporter.exposition import formats as render  # imported here: `--help` and usage errors stay fast
 
     now = args.now or datetime.now(UTC)
     if args.format == "prometheus":
-        sys.stdout.write(render.as_prometheus(records, issues, files_ok, now, tally))
+        sys.stdout.write(render.as_prometheus(read.records, read.issues, read.files_ok, now, read.tally,
+                                              read.accounts))
     else:
-        sys.stdout.write(render.as_table(records, now, _color(args), tally))
-    return EXIT_PARSE_ERRORS if issues else EXIT_OK
+        sys.stdout.write(render.as_table(read.records, now, _color(args), read.tally, read.accounts))
+    return EXIT_PARSE_ERRORS if read.issues else EXIT_OK
 
 
 def _parse_json(args: argparse.Namespace) -> int:
@@ -283,29 +294,42 @@ def _exists(path: Path) -> bool:
     return True
 
 
-def _read(args: argparse.Namespace) -> tuple[list[Record], list[ParseIssue], int, Tally]:
-    """Parse the PATHs as `parse` does: (records, issues, files ok, syslog tally)."""
+@dataclass
+class _Read:
+    """What the PATHs held: device records, account records, problems, files read, syslog tally."""
+
+    records: list[Record]
+    accounts: list[AccountRecord]
+    issues: list[ParseIssue]
+    files_ok: int
+    tally: Tally
+
+
+def _read(args: argparse.Namespace) -> _Read:
+    """Parse the PATHs as `parse` does."""
     parser = _parser(args)
     from lic_exporter.parsing.syslog_tally import Tally
 
     # A one-shot run over thousands of files: the cyclic garbage collector would rescan every
     # record kept so far again and again (records hold no reference cycles), so it is off.
     gc.disable()
-    records: list[Record] = []
-    issues: list[ParseIssue] = []
-    files_ok, tally = 0, Tally()
+    read = _Read([], [], [], 0, Tally())
     for result in parser.parse_paths(args.paths, jobs=args.jobs):
-        records.extend(result.records)
-        issues.extend(result.issues)
-        files_ok += result.ok
+        read.records.extend(result.records)
+        read.accounts.extend(result.accounts)
+        read.issues.extend(result.issues)
+        read.files_ok += result.ok
         if result.syslog is not None:
-            tally.merge(result.syslog)
-    for issue in issues:
+            read.tally.merge(result.syslog)
+    for issue in read.issues:
         print(issue, file=sys.stderr)
+    from lic_exporter.parsing.accounts import newest_accounts
     from lic_exporter.parsing.results import newest_captures
 
-    # As the daemon does: of several files giving a device the same command, the newest counts.
-    return newest_captures(records), issues, files_ok, tally
+    # As the daemon does: of several files giving a device the same command (or holding one
+    # account source's poll), the newest counts.
+    read.records, read.accounts = newest_captures(read.records), newest_accounts(read.accounts)
+    return read
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -316,26 +340,50 @@ def _diagnose(args: argparse.Namespace) -> int:
     """Exit 0 when nothing above info was found, 1 for warnings or critical findings, input
     that could not be read or parsed, or no device at all (so it can gate a pipeline), 2 for
     usage errors."""
-    records, issues, _, tally = _read(args)
+    read = _read(args)
+    issues = read.issues
+    from lic_exporter.analysis.accounts import account_findings
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
     from lic_exporter.analysis.views import device_views
     from lic_exporter.exposition import formats as render
 
-    fleet = fleet_facts(device_views(records), tally)
-    findings = diagnose(fleet, args.now or datetime.now(UTC))
+    now = args.now or datetime.now(UTC)
+    fleet = fleet_facts(device_views(read.records), read.tally)
+    # The devices' findings (the join with their virtual accounts among them), then the accounts'.
+    findings = _joined(diagnose(fleet, now), account_findings(read.accounts, fleet, now))
+    judged = len(fleet) + len(read.accounts)
     nothing = f"no device found in {', '.join(str(path) for path in args.paths)}: nothing to judge\n"
     if args.format == "json":
         sys.stdout.write(render.findings_json(findings, issues) + "\n")
-        if not fleet:
+        if not judged:
             sys.stderr.write(nothing)
     else:  # never "every device looks healthy" over no device, nor over input not all read
-        if not fleet:
+        if not judged:
             sys.stdout.write(nothing)
         elif not findings and issues:
-            sys.stdout.write(f"no findings in what could be read ({len(fleet)} device(s))\n")
+            sys.stdout.write(f"no findings in what could be read ({_counted(len(fleet), len(read.accounts))})\n")
         else:
             sys.stdout.write(render.as_diagnosis(findings, _color(args)))
         if issues:
             sys.stdout.write(f"\n{len(issues)} input problem(s), listed on stderr: findings may be missing\n")
     # Input that could not be read or parsed, or none at all, must not pass a gate as "healthy".
-    return EXIT_PARSE_ERRORS if issues or not fleet or any(f.severity != "info" for f in findings) else EXIT_OK
+    return EXIT_PARSE_ERRORS if issues or not judged or any(f.severity != "info" for f in findings) else EXIT_OK
+
+
+def _joined(device_findings: list[Finding], account_findings: list[Finding]) -> list[Finding]:
+    """Diagnose's findings per device and the account findings, grouped as they are printed:
+    a device's join findings (out of compliance where its virtual account is short) under
+    that device, after its own; then each account's, in the order of its worst finding."""
+    devices = list(dict.fromkeys(finding.device for finding in device_findings))
+    joined = {device: [f for f in device_findings if f.device == device] for device in devices}
+    for finding in account_findings:
+        if finding.device:
+            joined.setdefault(finding.device, []).append(finding)
+    for finding in account_findings:  # each account's together, worst account first
+        if not finding.device:
+            joined.setdefault(f"account {finding.account}", []).append(finding)
+    return [finding for found in joined.values() for finding in found]
+
+
+def _counted(devices: int, accounts: int) -> str:
+    return f"{devices} device(s)" + (f", {accounts} account snapshot(s)" if accounts else "")

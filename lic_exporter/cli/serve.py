@@ -1,13 +1,15 @@
-"""`lic-exporter serve`: start the daemon (and, with --config.file, the collection), run until
-SIGTERM or SIGINT, re-scan (and re-read the collection's configuration) on SIGHUP and, with
---web.enable-lifecycle, on POST /-/reload. SIGTERM ends it within a few seconds whatever is
-running (the initial scan, a reload, sessions): what is still busy then is not waited for.
+"""`lic-exporter serve`: start the daemon (and, with --config.file, the collection and the
+account polling), run until SIGTERM or SIGINT, re-scan (and re-read the configuration) on SIGHUP
+and, with --web.enable-lifecycle, on POST /-/reload. SIGTERM ends it within a few seconds
+whatever is running (the initial scan, a reload, sessions, polls): what is still busy then is
+not waited for.
 
 The wiring: the state (files -> devices -> page) is told where the syslog totals, the
-collection's statuses, the configuration's reload status and the time come from; the watcher
-feeds it from the folders; the HTTP server serves the watcher's page with the process_* families
-of each scrape (DaemonSource); the syslog follower and the collection report what changed to the
-pending changes the watcher applies.
+collection's and the account polls' statuses, the configuration's reload status and the time
+come from; the watcher feeds it from the folders (--collect.dir among them, where transcripts
+and account snapshots are written); the HTTP server serves the watcher's page with the process_*
+families of each scrape (DaemonSource); the syslog follower, the collection and the account
+polling report what changed to the pending changes the watcher applies.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -37,7 +40,9 @@ from lic_exporter.daemon.watcher import FolderWatcher
 from lic_exporter.daemon.webconfig import WebConfig
 from lic_exporter.parsing.files import Parser
 
-if TYPE_CHECKING:  # imported where used: asyncssh only when collecting
+if TYPE_CHECKING:  # imported where used: asyncssh only when collecting, httpx only when polling accounts
+    from lic_exporter.accounts import AccountsLoop
+    from lic_exporter.accounts.settings import AccountsConfig
     from lic_exporter.collect import CollectLoop
     from lic_exporter.collect.targets import CollectConfig
 
@@ -53,19 +58,23 @@ def serve(args: argparse.Namespace) -> int:
                     device_pattern=args.device_pattern)
     pending = PendingChanges()
     collection = _collection(settings.collect, args, on_result=lambda result: pending.refresh())
+    # A poll's snapshot reaches the page as a file of --collect.dir; its status right away.
+    accounts = _accounts(settings.accounts, args, on_result=lambda result: pending.refresh())
     follower = SyslogFollower(args.syslog, parser.syslog_lines, on_change=pending.refresh) if args.syslog else None
-    folders = args.watch + ([args.collect_dir] if collection is not None else [])
+    configured = collection is not None or accounts is not None
+    folders = args.watch + ([args.collect_dir] if configured else [])
     about = About(watched=tuple(str(folder) for folder in folders), syslog_patterns=tuple(args.syslog),
                   lifecycle=args.lifecycle)
     # serve_settings has just loaded --config.file: that load is the first successful one.
-    reload_status = ReloadStatus() if collection is not None else None
+    reload_status = ReloadStatus() if configured else None
     state = ExporterState(know_devices=parser.syslog_lines.know, clock=_clock(args.now),
                           syslog_totals=follower.snapshot if follower is not None else None,
                           collect_status=collection.statuses if collection is not None else None,
                           about=about, deadline_days=args.deadline_days, config_reload=reload_status,
-                          syslog_patterns=follower.pattern_files if follower is not None else None)
+                          syslog_patterns=follower.pattern_files if follower is not None else None,
+                          account_status=accounts.statuses if accounts is not None else None)
     watcher = FolderWatcher(folders, parser, state, follower=follower, pending=pending)
-    reload = Reloader(watcher.rewatch, partial(_reload, collection, args) if collection is not None else None,
+    reload = Reloader(watcher.rewatch, partial(_reload, collection, accounts, args) if configured else None,
                       reload_status)
     source = DaemonSource(watcher, lifecycle=reload if args.lifecycle else None)
     try:
@@ -73,7 +82,7 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lic-exporter serve: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    return _run(server, watcher, args.listen, settings.web, collection, reload)
+    return _run(server, watcher, args.listen, settings.web, collection, accounts, reload)
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
@@ -92,13 +101,43 @@ def _collection(config: CollectConfig | None, args: argparse.Namespace,
         return None
     from lic_exporter.collect import CollectLoop
 
+    _prepare(args, config.warnings)
+    return CollectLoop(config, args.collect_dir, on_result=on_result)
+
+
+def _accounts(config: AccountsConfig | None, args: argparse.Namespace,
+              on_result: Callable[[object], None]) -> AccountsLoop | None:
+    """The account polling for the `accounts:` sources of --config.file, writing into
+    --collect.dir (not started yet); None without --config.file. A configuration without
+    account sources gets a loop with none, so that a reload may add some."""
+    if args.config_file is None:
+        return None
+    from lic_exporter.accounts import AccountsConfig, AccountsLoop
+    from lic_exporter.parsing.accounts import snapshot_problem
+
+    config = _this_shard(config if config is not None else AccountsConfig(), args)
+    _prepare(args, config.warnings)
+
+    return AccountsLoop(config, args.collect_dir, on_result=on_result, check=snapshot_problem)
+
+
+def _prepare(args: argparse.Namespace, warnings: Iterable[str]) -> None:
+    """--collect.dir made (a usage error when it cannot be) and the configuration's warnings logged."""
     try:
         args.collect_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--collect.dir {args.collect_dir}: {exc.strerror}") from None
-    for warning in config.warnings:
+    for warning in warnings:
         log.warning("%s: %s", args.config_file, warning)
-    return CollectLoop(config, args.collect_dir, on_result=on_result)
+
+
+def _this_shard(config: AccountsConfig, args: argparse.Namespace) -> AccountsConfig:
+    """The account sources this exporter polls: all of them, or under --collect.shard K/N only
+    on shard 1, so that N exporters poll each Smart Account once and export its series once."""
+    if args.shard is None or args.shard[0] == 1 or not config.sources:
+        return config
+    log.info("account sources are polled by shard 1 of %d, not by this one (%d/%d)", args.shard[1], *args.shard)
+    return replace(config, sources=())
 
 
 def _log_thread_death(hook: threading.ExceptHookArgs) -> None:
@@ -111,7 +150,7 @@ def _log_thread_death(hook: threading.ExceptHookArgs) -> None:
 
 
 def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebConfig,
-         collection: CollectLoop | None, reload: Reloader) -> int:
+         collection: CollectLoop | None, accounts: AccountsLoop | None, reload: Reloader) -> int:
     threading.excepthook = _log_thread_death
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -124,12 +163,15 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
     starting.start()
     if collection is not None:
         collection.start()
+    if accounts is not None:
+        accounts.start()
     stop.wait()
     log.info("stopping")
     collection_stopped = collection.stop() if collection is not None else True
+    accounts_stopped = accounts.stop() if accounts is not None else True
     server.shutdown()
     server.server_close()
-    if starting.is_alive() or reload.busy() or not collection_stopped:
+    if starting.is_alive() or reload.busy() or not collection_stopped or not accounts_stopped:
         # Stopped during the initial scan, a reload (a 20,000-target configuration takes
         # seconds) or sessions that do not end: do not wait for them, nor let the interpreter
         # wait for their worker threads at exit. Everything they write is written atomically.
@@ -139,19 +181,31 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
     return EXIT_OK
 
 
-def _reload(collection: CollectLoop, args: argparse.Namespace) -> str | None:
-    """Read --config.file again and apply it: None once done; else why not (logged), and the
-    running configuration is kept."""
+def _reload(collection: CollectLoop | None, accounts: AccountsLoop | None, args: argparse.Namespace) -> str | None:
+    """Read --config.file again and apply it, the targets and the account sources together:
+    None once done; else why not (logged), and the running configuration is kept whole."""
+    from lic_exporter.accounts.loading import load_accounts
+    from lic_exporter.accounts.settings import AccountsConfigError
     from lic_exporter.collect import ConfigError
     from lic_exporter.collect.command import configured
 
+    problems: list[str] = []
     try:
         config = configured(args.config_file, args.collect_dir, shard=args.shard)
     except ConfigError as exc:
-        located = "; ".join(exc.located(args.config_file))
+        problems.extend(exc.located(args.config_file))
+    try:
+        sources = load_accounts(args.config_file)  # its unknown sections: the collection says which
+    except AccountsConfigError as exc:  # a file YAML cannot read: the collection said so already
+        problems.extend(problem for problem in exc.located(args.config_file) if problem not in problems)
+    if problems:
+        located = "; ".join(problems)
         log.error("not reloaded, the running configuration is kept: %s", located)
         return located
-    for warning in config.warnings:
+    for warning in dict.fromkeys([*config.warnings, *sources.warnings]):
         log.warning("%s: %s", args.config_file, warning)
-    collection.reload(config)
+    if collection is not None:
+        collection.reload(config)
+    if accounts is not None:
+        accounts.reload(_this_shard(sources, args))
     return None

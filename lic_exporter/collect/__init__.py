@@ -5,9 +5,9 @@ A source whose only output is files: it imports only lic_exporter.model, lic_exp
 and itself, never the parser or the metrics; its results are plain data. Its modules:
 
 - the configuration: schema (the keys and their value rules), problems (validation errors in
-  words), documents (reading files without quoting them), inventory (Nornir, Oxidized,
-  Ansible), secret_files (reading the secrets when the configuration loads), loading
-  (inheritance -> resolved targets), targets (what a loaded configuration is);
+  words), inventory (Nornir, Oxidized, Ansible), loading (inheritance -> resolved targets),
+  targets (what a loaded configuration is); files and secrets are read by
+  lic_exporter.sources.documents and .secret_files, shared with the account sources;
 - one device: platforms (what each platform runs, the allow-list), transport (SSH: login,
   host keys, algorithms), shell (prompt, pager, reading until the prompt), device (one
   collection -> transcript text), failures (CollectError and its reasons), transcript

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lic_exporter.collect.documents import DocumentError, printable, read_json, read_text, read_yaml
 from lic_exporter.collect.platforms import Platform
+from lic_exporter.sources.documents import DocumentError, printable, read_json, read_text, read_yaml
 
 _PLATFORMS: dict[str, Platform] = {
     **dict.fromkeys(("nxos", "cisco_nxos", "cisco.nxos.nxos", "nexus", "nx-os", "nx_os"), "nxos"),

@@ -27,7 +27,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lic_exporter.collect.documents import SECRET_READ_SECONDS, DocumentError, printable, read_yaml, within
 from lic_exporter.collect.inventory import (
     OXIDIZED_COLUMNS,
     InventoryHost,
@@ -44,9 +43,7 @@ from lic_exporter.collect.schema import (
     LayerKeys,
     TargetKeys,
     TopKeys,
-    human_duration,
 )
-from lic_exporter.collect.secret_files import SecretStore
 from lic_exporter.collect.targets import (
     SOURCES,
     CollectConfig,
@@ -57,7 +54,10 @@ from lic_exporter.collect.targets import (
     Target,
     given,
 )
+from lic_exporter.sources.config_values import human_duration
+from lic_exporter.sources.documents import SECRET_READ_SECONDS, DocumentError, printable, read_yaml, within
 from lic_exporter.sources.names import device_name  # the contract's device rule, as the parser applies it
+from lic_exporter.sources.secret_files import SecretStore
 
 _SECRET_FILES = ("password_file", "key_file", "key_passphrase_file")
 _PATHS = (*_SECRET_FILES, "known_hosts")
@@ -369,7 +369,7 @@ def load_config(path: Path) -> CollectConfig:
     targets = _config_targets(reader, top, levels)
     found = _inventory_targets(reader, top.inventories, levels, targets) if top.inventories is not None else []
     settings = _collect(reader, top.collect)
-    if top.targets is None and top.inventories is None:
+    if top.targets is None and top.inventories is None and top.accounts is None:  # accounts alone: nothing to collect
         reader.problems.append("targets: no targets (give targets, inventories or both)")
     _warn_about_inline_passwords(reader, path, top)
     if reader.problems:

@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from lic_exporter.collect.device import collect_device
-from lic_exporter.collect.documents import SECRET_READ_SECONDS, within
 from lic_exporter.collect.failures import CollectError
 from lic_exporter.collect.results import CollectResult, DeviceStatus
 from lic_exporter.collect.schedule import CredentialGuard, LoginGate, SessionSlots, auth_backoff, next_slot
 from lic_exporter.collect.targets import CollectConfig, ConfigError, Secret, Target
 from lic_exporter.collect.transcript import write_transcript
+from lic_exporter.sources.documents import SECRET_READ_SECONDS, within
 
 log = logging.getLogger("lic_exporter.collect")
 Session = Callable[[Target, Secret], Awaitable[str]]
@@ -61,8 +61,16 @@ class CollectionRunner:
     def reconfigure(self, config: CollectConfig) -> None:
         """A new configuration; the status of devices that stay is kept, and the sessions
         running or waiting count against the new limits (the slots and the gate are resized)."""
+        before = {target.name: target.credential.fingerprint() for target in self.config.targets}
         self.config = config
         self.guard.settings = config.collect
+        for identity in self.guard.lift_changed({t.credential.identity: t.credential.fingerprint()
+                                                 for t in config.targets}, self.clock()):
+            log.info("credential %s: its secret changed, suspension lifted", identity)
+        for target in config.targets:  # a device backing off a refused secret tries the new one soon
+            status = self.status.get(target.name)
+            if status is not None and before.get(target.name, "") != target.credential.fingerprint():
+                status.auth_failures_in_a_row = 0
         self.slots.limit = config.collect.concurrency
         self.gate.rate = config.collect.logins_per_second
         for target in config.targets:
@@ -139,7 +147,8 @@ class CollectionRunner:
             log.warning("%s: collection failed (%s): %s", target.name, result.reason, result.message)
             if result.reason == "auth":
                 status.auth_failures_in_a_row += 1
-                self.guard.auth_failed(identity, target.credential.username, target.name, self.clock())
+                self.guard.auth_failed(identity, target.credential.username, target.name, self.clock(),
+                                       target.credential.fingerprint())
             else:
                 status.auth_failures_in_a_row = 0
         if self.on_result is not None:

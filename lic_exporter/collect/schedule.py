@@ -147,11 +147,24 @@ class CredentialGuard:
         self.settings = settings
         self._failures: dict[str, deque[tuple[float, str]]] = {}
         self.suspended_until: dict[str, float] = {}
+        self._suspended_secret: dict[str, str] = {}  # identity -> fingerprint of the refused secret
 
     def suspended(self, identity: str, now: float) -> bool:
         return self.suspended_until.get(identity, 0.0) > now
 
-    def auth_failed(self, identity: str, username: str, device: str, now: float) -> None:
+    def lift_changed(self, fingerprints: dict[str, str], now: float) -> list[str]:
+        """Lift the suspension of each credential whose secret is no longer the one refused
+        (`fingerprints`: identity -> fingerprint as now loaded): a fixed password, reloaded,
+        is tried again at once. The identities lifted."""
+        lifted = [identity for identity, refused in self._suspended_secret.items()
+                  if identity in fingerprints and fingerprints[identity] != refused and self.suspended(identity, now)]
+        for identity in lifted:
+            self.suspended_until.pop(identity, None)
+            self._suspended_secret.pop(identity, None)
+            self._failures.pop(identity, None)
+        return lifted
+
+    def auth_failed(self, identity: str, username: str, device: str, now: float, fingerprint: str = "") -> None:
         window = self._failures.setdefault(identity, deque())
         window.append((now, device))
         while window and now - window[0][0] > self.settings.suspend_window:
@@ -159,9 +172,11 @@ class CredentialGuard:
         devices = {name for _, name in window}
         if len(devices) >= self.settings.suspend_after and not self.suspended(identity, now):
             self.suspended_until[identity] = now + self.settings.suspend_for
+            self._suspended_secret[identity] = fingerprint
             window.clear()
             log.error("credential of user %s refused by %d devices within %.0f s: suspended for %.0f s, so that the "
-                      "account is not locked out (fix the credential, then send SIGHUP)", username, len(devices),
+                      "account is not locked out (fix the secret, then reload: a changed secret lifts the "
+                      "suspension)", username, len(devices),
                       self.settings.suspend_window, self.settings.suspend_for)
 
     def auth_succeeded(self, identity: str) -> None:

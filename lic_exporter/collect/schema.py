@@ -8,20 +8,15 @@ quotes a value back (it may be a password). Each rule raises a short message of 
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 from lic_exporter.collect.platforms import PLATFORMS, Platform
 from lic_exporter.collect.targets import HOST_KEY_POLICIES, CollectSettings, HostKeyPolicy
+from lic_exporter.sources.config_values import duration, fail, text
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 # Upper bounds: a value past them is a typo (or .inf), and would stop a device or the schedule
 # for good. Timeouts of one connection or command; periods of the schedule and its backoffs.
 MAX_TIMEOUT = 86400.0
@@ -33,31 +28,17 @@ MAX_COUNT = 1_000_000
 
 # ---------------------------------------------------------------- value rules
 
-def _fail(kind: str, message: str) -> NoReturn:
-    raise PydanticCustomError(kind, message)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool | int | float):
-        _fail("text", "expected text (put it in quotes)")
-    if not isinstance(value, str):
-        _fail("text", "expected text")
-    if not value.strip():
-        _fail("text", "must not be empty")
-    return value
-
-
 def _port(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        _fail("port", "not a port number")
+        fail("port", "not a port number")
     return value
 
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        _fail("flag", "expected true or false")
+        fail("flag", "expected true or false")
     return value
 
 
@@ -65,91 +46,56 @@ def _choice(*options: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         value = value.strip().lower() if isinstance(value, str) else value
         if value not in options:
-            _fail("choice", f"expected {', '.join(options[:-1])} or {options[-1]}")
+            fail("choice", f"expected {', '.join(options[:-1])} or {options[-1]}")
         return value
     return check
 
 
-def duration_seconds(value: Any) -> float | None:
-    """A duration in seconds: "90s", "15m", "6h", "1d", "1h30m" or a number of seconds; None if
-    it is none of these."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value) if abs(value) < 1e300 else math.inf
-    elif not isinstance(value, str):
-        return None
-    elif re.fullmatch(r"\d+(?:\.\d+)?", text := value.strip().lower()):
-        seconds = float(text)
-    elif _DURATION.fullmatch(text):
-        seconds = sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(text))
-    else:
-        return None
-    return seconds if math.isfinite(seconds) else None  # .nan, .inf and 400-digit numbers are no duration
-
-
-def human_duration(duration: float) -> str:
-    """A number of seconds the way the configuration writes it: 90s, 15m, 6h, 1d."""
-    for unit in ("d", "h", "m"):
-        if duration >= _UNITS[unit] and duration % _UNITS[unit] == 0:
-            return f"{int(duration // _UNITS[unit])}{unit}"
-    return f"{duration:g}s"
-
-
 def _duration(minimum: float = 0.0, maximum: float = MAX_PERIOD) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        duration = duration_seconds(value)
-        if duration is None:
-            _fail("duration", "not a duration (e.g. 90s, 15m, 6h, 1d or a number of seconds)")
-        elif duration <= 0:
-            _fail("duration", "must be longer than 0s")
-        elif duration < minimum:
-            _fail("duration", f"at least {human_duration(minimum)}")
-        elif duration > maximum:
-            _fail("duration", f"at most {human_duration(maximum)}")
-        return duration
-    return check
+    return duration(minimum, maximum)
 
 
 def _count(maximum: int = MAX_COUNT) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-            _fail("count", f"expected a whole number from 1 to {maximum:,}")
+            fail("count", f"expected a whole number from 1 to {maximum:,}")
         return value
     return check
 
 
 def _rate(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_LOGINS_PER_SECOND:
-        _fail("rate", f"expected a number above 0, at most {MAX_LOGINS_PER_SECOND:g}")  # .nan is neither
+        fail("rate", f"expected a number above 0, at most {MAX_LOGINS_PER_SECOND:g}")  # .nan is neither
     return float(value)
 
 
 def _fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        _fail("fraction", "expected a fraction from 0 up to (not including) 1")
+        fail("fraction", "expected a fraction from 0 up to (not including) 1")
     return float(value)
 
 
 def _column(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        _fail("column", "expected a column number (0 is the first)")
+        fail("column", "expected a column number (0 is the first)")
     return value
 
 
 def _delimiter(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        _fail("delimiter", "expected the character between fields, e.g. ':'")
+        fail("delimiter", "expected the character between fields, e.g. ':'")
     return value
 
 
 def _names(value: Any) -> list[str]:
     if not isinstance(value, list):
-        _fail("names", "expected a list of group names, e.g. [old-nxos]")
+        fail("names", "expected a list of group names, e.g. [old-nxos]")
     for name in value:
-        _text(name)
+        text(name)
     return value
 
 
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(text)]
 Port = Annotated[int, BeforeValidator(_port)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Timeout = Annotated[float, BeforeValidator(_duration(maximum=MAX_TIMEOUT))]
@@ -246,3 +192,4 @@ class TopKeys(_Strict):
     targets: Any = None
     collect: Any = None
     inventories: Any = None
+    accounts: Any = None  # the account sources: lic_exporter.accounts judges this section, the collection ignores it

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from lic_exporter.collect.platforms import Platform
-from lic_exporter.collect.secret_files import SecretError, check_key_file, read_env, read_secret_file
+from lic_exporter.sources.secret_files import SecretError, check_key_file, read_env, read_secret_file
 
 HostKeyPolicy = Literal["accept-new", "strict", "insecure"]
 HOST_KEY_POLICIES: tuple[HostKeyPolicy, ...] = ("accept-new", "strict", "insecure")
@@ -89,6 +89,22 @@ class Credential:
             where = str(getattr(self, self.source))
         text = "\0".join((self.username, self.source, where))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def fingerprint(self) -> str:
+        """A keyed hash of the secret as loaded (for a key, its file's path, size and time): it
+        changes when the secret does, so that a reload can lift a suspension the old one caused.
+        Never the secret, and of no use outside this process."""
+        loaded = self.loaded
+        if loaded is None:
+            return ""
+        parts = [loaded.password or "", loaded.passphrase or ""]
+        if loaded.key_file is not None:
+            try:
+                info = loaded.key_file.stat()
+                parts += [str(loaded.key_file), str(info.st_size), str(info.st_mtime_ns)]
+            except OSError:
+                parts.append(str(loaded.key_file))
+        return hmac.new(_IDENTITY_KEY, "\0".join(parts).encode(), hashlib.sha256).hexdigest()[:16]
 
     def secret(self) -> Secret:
         """The secret as loaded with the configuration; read now for a credential made

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from lic_exporter.analysis.accounts import account_findings
 from lic_exporter.analysis.diagnose import Facts, Finding, diagnose, with_syslog
 from lic_exporter.daemon.gzip_head import GzipHead
+from lic_exporter.exposition.account_metrics import AccountPollStatus
 from lic_exporter.exposition.landing import StatusHeader, status_page
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, exposition
+from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.parsing.syslog_tally import Tally
 
 log = logging.getLogger("lic_exporter")
@@ -44,13 +47,15 @@ EMPTY_PAGE = Page(b"", GzipHead(b""), 0.0)
 
 def assemble(devices: list[DeviceText], facts: Iterable[Facts], stats: ExporterStats, tally: Tally,
              now: datetime, collect: Iterable[CollectStatus] | None, deadline_days: bool = False,
-             header: StatusHeader | None = None) -> Page:
-    """The page for these devices (in page order), syslog totals and collection statuses, with
-    the day counts and the diagnose findings computed for `now`; with `header`, the status
-    page too."""
+             header: StatusHeader | None = None, accounts: Sequence[AccountRecord] = (),
+             account_polls: Iterable[AccountPollStatus] | None = None) -> Page:
+    """The page for these devices (in page order), syslog totals, collection statuses, account
+    records (one per source) and account polls, with the day counts and the diagnose findings
+    (the accounts' among them) computed for `now`; with `header`, the status page too."""
     fleet = with_syslog(facts, tally)
-    findings = diagnose(fleet, now)
-    text = exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days)
+    findings = diagnose(fleet, now) + account_findings(accounts, fleet, now)
+    text = exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days,
+                      accounts=accounts, account_polls=account_polls)
     html = _status_html(fleet, findings, header, now) if header is not None else b""
     return Page(text, GzipHead(text), time.monotonic(), html)
 

@@ -30,9 +30,12 @@ from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
 from lic_exporter.daemon.about import About
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
+from lic_exporter.exposition.account_metrics import AccountPollStatus
 from lic_exporter.exposition.landing import MAX_UNREADABLE, starting_page
 from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, device_text
+from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.model.records import Record
+from lic_exporter.parsing.accounts import newest_accounts
 from lic_exporter.parsing.results import FileResult, ParseIssue, newest_captures
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.privacy import scrub
@@ -50,21 +53,24 @@ class FileState:
     devices: frozenset[str]
     ok: bool
     problem: str | None = None
+    accounts: tuple[AccountRecord, ...] = ()  # an account snapshot's last good record
 
 
 class ExporterState:
     """`know_devices` is told the devices the show outputs name (syslog counting admits them
     under --syslog.known-devices-only); `clock` gives the time the day counts and findings are
     computed for; `syslog_totals` a copy of the followed syslog files' totals; `collect_status`
-    each target's collection status, when the daemon collects; `syslog_patterns` how many files
-    each --syslog pattern matches now (for the status page)."""
+    each target's collection status, when the daemon collects; `account_status` each account
+    source's polls, when the daemon polls them; `syslog_patterns` how many files each --syslog
+    pattern matches now (for the status page)."""
 
     def __init__(self, know_devices: Callable[[Iterable[str]], None] | None = None,
                  clock: Callable[[], datetime] = utc_now, syslog_totals: Callable[[], Tally] | None = None,
                  collect_status: Callable[[], Iterable[CollectStatus]] | None = None,
                  about: About | None = None, deadline_days: bool = False,
                  config_reload: Callable[[], tuple[bool, float]] | None = None,
-                 syslog_patterns: Callable[[], Mapping[str, int]] | None = None):
+                 syslog_patterns: Callable[[], Mapping[str, int]] | None = None,
+                 account_status: Callable[[], Iterable[AccountPollStatus]] | None = None):
         self.files: dict[str, FileState] = {}
         self.device_files: dict[str, set[str]] = {}
         self.devices: dict[str, DeviceText] = {}
@@ -79,6 +85,7 @@ class ExporterState:
         self._deadline_days = deadline_days
         self._config_reload = config_reload
         self._syslog_patterns = syslog_patterns
+        self._account_status = account_status
         # Guards the fields above: the initial scan, the settle loop and a SIGHUP's rescan
         # change them from different threads, and render() reads them from yet another.
         # Reentrant, so that a method holding it may call another that takes it.
@@ -109,8 +116,8 @@ class ExporterState:
                     log.warning("%s: a syslog file in a watched folder is not followed; give it to --syslog", path)
                 return
             before = self.files.get(path)
-            if not result.issues and not result.records:
-                if before is None or not before.records:
+            if not result.issues and not result.records and not result.accounts:
+                if before is None or not (before.records or before.accounts):
                     self._forget(path)  # nothing this tool reads: not a licensing file
                     return
                 # A file that held outputs now holds something else: a broken write, not a
@@ -120,11 +127,13 @@ class ExporterState:
                 log.error("%s", result.issues[0])
             if result.ok:
                 records = result.records
-                state = FileState(records, frozenset(record.device for record in records), True)
-                log.debug("%s: parsed, %d record(s)", path, len(records))  # the scan's summary line is at info
+                state = FileState(records, frozenset(record.device for record in records), True,
+                                  accounts=result.accounts)
+                log.debug("%s: parsed, %d record(s)", path, len(records) + len(result.accounts))  # summary: info
             else:  # keep the last good records of a file that broke
                 kept = before.records if before else ()
-                state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]))
+                state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]),
+                                  before.accounts if before else ())
             self.files[path] = state
             self._reindex(path, before.devices if before else frozenset(), state.devices)
 
@@ -149,7 +158,8 @@ class ExporterState:
             self.parse_errors += 1
             before = self.files.get(path)
             self.files[path] = FileState(before.records if before else (),
-                                         before.devices if before else frozenset(), False, "internal error")
+                                         before.devices if before else frozenset(), False, "internal error",
+                                         before.accounts if before else ())
 
     def paths_under(self, folder: str) -> list[str]:
         """The files known below `folder`."""
@@ -209,6 +219,7 @@ class ExporterState:
             errors = len(problems)
             files, parse_errors = len(self.files), self.parse_errors
             unreadable = self.unreadable.listing()
+            accounts = newest_accounts(record for state in self.files.values() for record in state.accounts)
         tally = self._syslog_totals() if self._syslog_totals is not None else Tally()
         stats = _stats(files - errors, errors, parse_errors, tally,
                        self._config_reload() if self._config_reload is not None else None)
@@ -217,8 +228,9 @@ class ExporterState:
         header = self.about.header(utc_now(), self._syslog_patterns() if self._syslog_patterns is not None else None,
                                    files_ok=files - errors, files_error=errors, file_problems=problems)
         header = replace(header, unreadable=tuple(unreadable[:MAX_UNREADABLE]), unreadable_count=len(unreadable))
+        polls = self._account_status() if self._account_status is not None else None
         self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days,
-                              header=header)
+                              header=header, accounts=accounts, account_polls=polls)
 
 
 class UnreadablePaths:

@@ -11,6 +11,7 @@ from typing import TextIO
 from lic_exporter.analysis.deadlines import days_until, urgency
 from lic_exporter.analysis.diagnose import Finding
 from lic_exporter.analysis.views import DeviceView, device_views
+from lic_exporter.model.accounts import AccountLicenseState, AccountRecord
 from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
@@ -18,7 +19,7 @@ from lic_exporter.model.records import (
     RecordBase,
     RegistrationState,
 )
-from lic_exporter.model.vocabulary import Severity
+from lic_exporter.model.vocabulary import TERM_END_DAYS, Severity
 from lic_exporter.parsing.results import ParseIssue
 from lic_exporter.parsing.syslog_tally import DeviceSyslog, Tally
 
@@ -59,7 +60,7 @@ class JsonWriter:
 
 
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
-                  tally: Tally) -> str:
+                  tally: Tally, accounts: Sequence[AccountRecord] = ()) -> str:
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
     from lic_exporter.exposition.metrics import (  # prometheus_client (its float text) only for this format
         ExporterStats,
@@ -75,14 +76,24 @@ def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files
     findings = diagnose(fleet_facts(device_views(records), tally), now)
     # No day counts (they would freeze when the file is written) and no process_* families
     # (node_exporter has its own): the textfile says what the outputs say.
-    return exposition(devices_text(records), tally, stats, now, findings, deadline_days=False).decode()
+    return exposition(devices_text(records), tally, stats, now, findings, deadline_days=False,
+                      accounts=accounts).decode()
 
 
 _COLUMNS = ("DEVICE", "MODE", "REGISTRATION", "AUTHORIZATION", "NEAREST DEADLINE", "DAYS LEFT", "LAST COMMUNICATION",
             "SYSLOG FAILURES")
 
 
-def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None = None) -> str:
+def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None = None,
+             accounts: Sequence[AccountRecord] = ()) -> str:
+    """The devices, one a row; then, when account snapshots were read, their licences."""
+    devices = _device_table(records, now, color, tally)
+    if not accounts:
+        return devices or "no licensing records found\n"
+    return (devices + "\n" if devices else "") + _account_table(accounts, now, color)
+
+
+def _device_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None) -> str:
     tally = tally or Tally()
     views = {view.device: view for view in device_views(records)}
     per_device = tally.per_device()
@@ -90,14 +101,52 @@ def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally
         views[device] = DeviceView(device)
     rows = [[*_row(views[device], now), _failures(per_device.get(device), tally.last_failure.get(device))]
             for device in sorted(views)]
-    if not rows:
-        return "no licensing records found\n"
-    widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)).rstrip()]
+    return _layout(_COLUMNS, rows, color) if rows else ""
+
+
+def _layout(columns: Sequence[str], rows: Sequence[Sequence[tuple[str, int]]], color: bool) -> str:
+    widths = [max(len(c), *(len(r[i][0]) for r in rows)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for row in rows:
         cells = [_paint(text.ljust(w), level, color) for (text, level), w in zip(row, widths, strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
+
+
+_ACCOUNT_COLUMNS = ("SOURCE", "SMART ACCOUNT", "VIRTUAL ACCOUNT", "LICENSE", "QUANTITY", "IN USE", "AVAILABLE",
+                    "STATUS", "TERM END")
+
+
+def _account_table(accounts: Sequence[AccountRecord], now: datetime, color: bool) -> str:
+    """One row per licence of each virtual account (a virtual account without any: one row
+    saying so); a shortage and an out-of-compliance status red, a term end coloured as the
+    term-end alerts judge it (TERM_END_DAYS)."""
+    rows: list[list[tuple[str, int]]] = []
+    for record in accounts:
+        head = [(record.account_source, 0), (record.smart_account, 0)]
+        held = {licence.virtual_account for licence in record.licenses}
+        for licence in sorted(record.licenses, key=lambda item: (item.virtual_account, item.license)):
+            short = 2 if licence.available is not None and licence.available < 0 else 0
+            state = 2 if licence.state is AccountLicenseState.OUT_OF_COMPLIANCE else \
+                1 if licence.state is AccountLicenseState.UNKNOWN else 0
+            rows.append([*head, (licence.virtual_account or "-", 0), (licence.license, 0),
+                         (_number(licence.quantity), 0), (_number(licence.in_use), short),
+                         (_number(licence.available), short), (licence.state_text or licence.state.value, state),
+                         _term_end(licence.term_end, now)])
+        rows.extend([*head, (name or "-", 0), ("(no licences)", 0), *[("-", 0)] * 5]
+                    for name in sorted(set(record.virtual_accounts) - held))
+    return _layout(_ACCOUNT_COLUMNS, rows, color) if rows else "no licences in the account snapshots\n"
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _term_end(when: datetime | None, now: datetime) -> tuple[str, int]:
+    if when is None:
+        return "-", 0
+    left = days_until(when, now)
+    return f"{when:%Y-%m-%d} ({left:.0f} d)", _LEVELS[TERM_END_DAYS.severity(left)]
 
 
 def _paint(text: str, level: int, color: bool) -> str:
@@ -159,11 +208,13 @@ def as_diagnosis(findings: Sequence[Finding], color: bool) -> str:
     if not findings:
         return "no findings: every device looks healthy\n"
     lines: list[str] = []
-    device = None
+    group = None
     for finding in findings:
-        if finding.device != device:
-            device = finding.device
-            lines.append(("" if not lines else "\n") + device)
+        # A finding of an account names no device: its account heads it instead.
+        name = finding.device or f"account {getattr(finding, 'account', None) or '-'}"
+        if name != group:
+            group = name
+            lines.append(("" if not lines else "\n") + name)
         mark, tint = _MARK[finding.severity]
         head = f"  {mark} {finding.severity:<8} {finding.problem}: {finding.what}"
         lines.append(f"{tint}{head}{_RESET}" if color and tint else head)

@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from lic_exporter import __version__
 from lic_exporter.analysis.deadlines import days_until
 from lic_exporter.analysis.diagnose import Finding
 from lic_exporter.analysis.views import DeviceView, device_views
-from lic_exporter.exposition.text import TextFamily
+from lic_exporter.exposition.account_metrics import AccountPollStatus, account_poll_text, account_text
+from lic_exporter.exposition.text import TextFamily, one_hot
+from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
@@ -140,12 +141,14 @@ def devices_text(records: Iterable[Record]) -> list[DeviceText]:
 
 def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
                findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None,
-               deadline_days: bool = False) -> bytes:
+               deadline_days: bool = False, accounts: Iterable[AccountRecord] = (),
+               account_polls: Iterable[AccountPollStatus] | None = None) -> bytes:
     """The whole /metrics page: device families, the active diagnose findings, then the syslog
-    counters, the collection's families (when the daemon collects) and the exporter's own
-    metrics. `deadline_days` adds cisco_smartlic_deadline_days, computed for `now`: only the
-    daemon does, when asked (a textfile's day counts would freeze when it was written, and
-    promtool's lint wants seconds)."""
+    counters, the collection's families (when the daemon collects), what the Smart Accounts say
+    and how polling them goes (when there are any) and the exporter's own metrics.
+    `deadline_days` adds cisco_smartlic_deadline_days, computed for `now`: only the daemon does,
+    when asked (a textfile's day counts would freeze when it was written, and promtool's lint
+    wants seconds)."""
     devices = list(devices)
     headers = _DeviceFamilies()
     parts: list[str] = []
@@ -161,6 +164,9 @@ def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats
     parts.append(syslog_text(tally))
     if collect is not None:
         parts.append(collect_text(collect))
+    parts.append(account_text(accounts))
+    if account_polls is not None:
+        parts.append(account_poll_text(account_polls))
     parts.append(exporter_text(stats))
     return "".join(parts).encode()
 
@@ -173,11 +179,14 @@ def _add_day_counts(family: TextFamily, devices: Iterable[DeviceText], now: date
 
 
 def problem_text(findings: Iterable[Finding]) -> str:
-    """cisco_smartlic_problem: one series per active diagnose finding."""
+    """cisco_smartlic_problem: one series per active diagnose finding of a device. A finding of
+    an account (no device) has its own families and alerts (account_text): on this family it
+    would give one series for every account's finding of a kind."""
     family = TextFamily(MetricName.PROBLEM, "One series per active diagnose finding (problem names: README)",
                         ["device", "problem", "severity"])
     for finding in findings:
-        family.add_metric([finding.device, finding.problem, finding.severity], 1)
+        if finding.device:
+            family.add_metric([finding.device, finding.problem, finding.severity], 1)
     return family.text()
 
 
@@ -269,9 +278,9 @@ def _add_device(f: _DeviceFamilies, view: DeviceView) -> None:
         f.info.add_metric([d, view.info.mode.value, (account and account.smart_account) or "",
                            (account and account.virtual_account) or "", transport_label(view.info)], 1)
     if view.registration is not None:
-        _one_hot(f.registration, [d], RegistrationState, view.registration.state)
+        one_hot(f.registration, [d], RegistrationState, view.registration.state)
     if view.authorization is not None:
-        _one_hot(f.authorization, [d], AuthorizationState, view.authorization.state)
+        one_hot(f.authorization, [d], AuthorizationState, view.authorization.state)
     for name, when in view.deadlines().items():
         f.deadline.add_metric([d, name], when.timestamp())
     _add_attempts(f, view)
@@ -318,12 +327,6 @@ def _add_entitlements(f: _DeviceFamilies, device: str, entitlements: Iterable[En
         if item.count is not None:
             counts[item.tag] = counts.get(item.tag, 0) + item.count
     for tag, state in states.items():
-        _one_hot(f.entitlement, [device, tag], EntitlementState, state)
+        one_hot(f.entitlement, [device, tag], EntitlementState, state)
         if tag in counts:
             f.licenses.add_metric([device, tag], counts[tag])
-
-
-def _one_hot(family: TextFamily, labels: list[str], states: Iterable[StrEnum], current: StrEnum) -> None:
-    """Every state of the vocabulary, 1 for the current one and 0 for the others."""
-    for state in states:
-        family.add_metric([*labels, state.value], 1 if state is current else 0)

@@ -6,7 +6,8 @@ through TextFamily, on the daemon's /metrics page and in `parse --format prometh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from typing import Literal
 
 # prometheus_client's own float text (Go's: exponent form from 1e6 up, +Inf, NaN): the page
@@ -52,3 +53,9 @@ def _escape(text: str) -> str:
     if "\\" in text or '"' in text or "\n" in text:
         return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return text
+
+
+def one_hot(family: TextFamily, labels: list[str], states: Iterable[StrEnum], current: StrEnum) -> None:
+    """Every state of the vocabulary, 1 for the current one and 0 for the others."""
+    for state in states:
+        family.add_metric([*labels, state.value], 1 if state is current else 0)

@@ -40,6 +40,18 @@ class MetricName(StrEnum):
     COLLECT_NEXT = "lic_exporter_collect_next_timestamp_seconds"
     COLLECT_INTERVAL = "lic_exporter_collect_interval_seconds"
     COLLECT_FAILURES = "lic_exporter_collect_failures_total"
+    # What a Smart Account says (labels `source`, `smart_account`, `virtual_account`, `license`).
+    ACCOUNT_LICENSE_QUANTITY = "cisco_smartlic_account_license_quantity"
+    ACCOUNT_LICENSE_IN_USE = "cisco_smartlic_account_license_in_use"
+    ACCOUNT_LICENSE_AVAILABLE = "cisco_smartlic_account_license_available"
+    ACCOUNT_LICENSE_STATUS = "cisco_smartlic_account_license_status"
+    ACCOUNT_LICENSE_TERM_END = "cisco_smartlic_account_license_term_end_timestamp_seconds"
+    ACCOUNT_ALERTS = "cisco_smartlic_account_alerts"  # labels `source`, `smart_account`, `severity`
+    # Polling the account sources (label `source`).
+    ACCOUNTS_POLL_SUCCESS = "lic_exporter_accounts_poll_success"
+    ACCOUNTS_LAST_SUCCESS = "lic_exporter_accounts_last_success_timestamp_seconds"
+    ACCOUNTS_POLL_FAILURES = "lic_exporter_accounts_poll_failures_total"
+    ACCOUNTS_POLL_INTERVAL = "lic_exporter_accounts_poll_interval_seconds"  # added: what "late" means
     # The exporter itself (no `device` label).
     BUILD_INFO = "lic_exporter_build_info"
     FILES = "lic_exporter_files"
@@ -74,6 +86,10 @@ COLLECT_REASONS = ("auth", "auth_method", "hostkey", "connect", "timeout", "sess
 # before the credential could be offered (no password, keyboard-interactive or key method the
 # target has), which says nothing about the credential and never suspends it.
 COLLECT_REASONS_ADDED = frozenset({"auth_method"})
+
+
+# lic_exporter_accounts_poll_failures_total{reason}: why a poll of an account source failed.
+ACCOUNTS_REASONS = ("auth", "forbidden", "rate_limited", "connect", "timeout", "tls", "http", "response", "other")
 
 
 class Severity(StrEnum):
@@ -135,6 +151,19 @@ DEADLINE_DAYS: dict[Deadline, DayThresholds] = {
     Deadline.EVALUATION_EXPIRY: DayThresholds(warning=14, critical=7),
     Deadline.REPORT_ACK: DayThresholds(warning=14, critical=3),
 }
+
+
+# A term (or demo) licence ending in its Smart Account: LicTermLicenceExpiring (warning) and
+# LicTermLicenceExpiringCritical, the accounts dashboard's term-end colours, diagnose's
+# term_license_ending. A month's notice to buy or renew the subscription, a week's to escalate.
+TERM_END_DAYS = DayThresholds(warning=30, critical=7)
+# An account source's polls keep failing (LicAccountPollFailing): no success for this many of its
+# poll intervals (one missed poll is retried at the next; two in a row are worth a look), and
+# diagnose's account_data_stale for the account data a join relies on.
+ACCOUNT_POLL_STALE_INTERVALS = 2
+# The contract's default `accounts.poll_interval`: the account sources' schedule, and what diagnose
+# judges a snapshot's age against (a snapshot does not say its source's interval).
+ACCOUNT_POLL_INTERVAL_DEFAULT = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -224,4 +253,12 @@ FINDING_ALERTS: dict[str, str] = {
     "report_ack_overdue": "LicReportAckDeadline",
     "report_ack_passed": "LicReportAckDeadlineCritical",
     "stale_capture": "LicSourceDataStale",
+    # What a Smart Account says (findings of an account, not of a device: label `device` empty).
+    "account_shortage": "LicAccountShortage",
+    "term_license_ending": "LicTermLicenceExpiring",
+    "term_license_ended": "LicTermLicenceExpiringCritical",
+    "account_poll_failing": "LicAccountPollFailing",
+    # The join: a device out of compliance, told what its virtual account says.
+    "out_of_compliance_account_short": "LicOutOfCompliance",
+    "out_of_compliance_account_unknown": "LicOutOfCompliance",
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lic_exporter.parsing import walk
+from lic_exporter.parsing.accounts import is_snapshot, read_snapshot
 from lic_exporter.parsing.results import FileResult, ParseIssue, RecordStream, read_issue
 from lic_exporter.parsing.sections import FileParse
 from lic_exporter.parsing.syslog_files import is_show_logging, read_syslog_file
@@ -56,8 +57,11 @@ class Parser:
         syslog message (for JSON); without it a syslog file yields only its tally. `stream`: a
         syslog file's records are handed to it as they are read instead of being kept (a
         121 MB log must not sit in memory to be printed as JSON). `root`: the folder given
-        that the file was found below (--device-pattern reads the path relative to it)."""
+        that the file was found below (--device-pattern reads the path relative to it). A file
+        named `*.accounts.json` is an account snapshot, whatever it holds."""
         source = str(path)
+        if is_snapshot(path):
+            return self._snapshot(path)
         try:
             with open(path, "rb") as original:
                 head = original.read(SNIFF_BYTES)
@@ -78,6 +82,14 @@ class Parser:
             log.debug("internal error while parsing %s", source, exc_info=True)
             message = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
             return FileResult(source, issues=(ParseIssue(source, None, scrub(message)),))
+
+    def _snapshot(self, path: Path) -> FileResult:
+        try:
+            return read_snapshot(path)
+        except Exception as exc:  # a bug costs this file only, as for any other file
+            log.debug("internal error while reading %s", path, exc_info=True)
+            message = f"internal error ({type(exc).__name__}); please report it with this file"
+            return FileResult(str(path), issues=(ParseIssue(str(path), None, message),))
 
     def _parse_open(self, path: Path, handle: BinaryIO, head: bytes, explicit: bool, syslog_events: bool,
                     stream: RecordStream | None, root: Path | None) -> FileResult:

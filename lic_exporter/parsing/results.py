@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.model.records import Record
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.privacy import clean_controls
@@ -58,11 +59,14 @@ class FileResult:
     records_json: tuple[str, ...] = ()  # the records as JSON instead, when asked for (as_json)
     syslog: Tally | None = None  # a syslog file: its messages added up
     devices: frozenset[str] = frozenset()  # the devices of records_json (as_json keeps them)
+    # An account snapshot's record (parsing/accounts.py): what an account says, not a device's
+    # record, so kept apart from `records`; as JSON it follows them in records_json.
+    accounts: tuple[AccountRecord, ...] = ()
 
     def as_json(self) -> FileResult:
         """The same result with its records serialised: cheap to hand between processes
         and ready to print."""
-        rendered = tuple(record.model_dump_json() for record in self.records)
+        rendered = tuple(record.model_dump_json() for record in (*self.records, *self.accounts))
         devices = frozenset(record.device for record in self.records)
         return FileResult(self.path, (), self.issues, self.recognised, rendered, self.syslog, devices)
 

@@ -194,7 +194,11 @@ _CONFIG_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((hint, re.compi
     ("snmp-server", r"(?<=\s)(?:auth|priv)(?:\s+(?:md5|sha[\w-]*|aes[\w-]*|3?des[\w-]*))?(?:\s+(?:128|192|256))?\s+"
                     r"(?!(?:priv|localizedkey|engineid|access)(?:\s|$))"),
     ("key", rf"\b(?:tacacs-server|radius-server|isakmp|server-private)\b.{{0,200}}?\bkey\s+{_UNTYPED}"),
-    ("key", rf"^\s*key\s+{_UNTYPED}(?!\d+\s*$)"),  # `key ...` in a `tacacs server` / `radius server` block
+    # `key ...` in a `tacacs server` / `radius server` block (or such a line quoted back); not a key
+    # chain's name or a key's number
+    ("key", rf"(?:^|(?<=['\"]))\s*key\s+{_UNTYPED}(?!\d+\s*(?:$|['\"]))(?!chain\s)"),
+    # IOS-XE: `password ...` under `line vty` / `line con`, and a BGP neighbor's password
+    ("password", rf"(?:(?:^|(?<=['\"]))\s*|\bneighbor\s+\S{{1,64}}\s+)password\s+{_UNTYPED}"),
     ("key", rf"\b(?:key-string|authentication-key)\s+{_UNTYPED}"),
 ))
 
@@ -202,7 +206,8 @@ _CONFIG_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((hint, re.compi
 def redact_config_secrets(line: str) -> str:
     """One line with the value of every secret-carrying configuration (`username ... password`,
     `enable secret`, `snmp-server community`, `snmp-server user ... auth ... priv`, TACACS and
-    RADIUS keys, type-7 passwords and keys, key-chain keys) replaced by <redacted>."""
+    RADIUS keys, type-7 passwords and keys, key-chain keys, IOS-XE line and BGP neighbor
+    passwords) replaced by <redacted>."""
     lowered = line.lower()
     if not any(hint in lowered for hint in ("pass", "secret", "key", "community", "snmp-server")):
         return line

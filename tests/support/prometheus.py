@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,8 +95,11 @@ def stop_process(process: subprocess.Popen, log) -> None:
 
 def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[Daemon, Prometheus, Path]:
     """The daemon on a copy of the show fixtures and the syslog fixture, collecting from two
-    test switches (one refusing its password), and a Prometheus scraping it every second.
+    test switches (one refusing its password), polling two fake Smart Accounts (one whose
+    DC1-Fabric, the fixtures' virtual account, is short of a licence with a term ending; one
+    answering 403), and a Prometheus scraping it every second.
     Returns them and the followed log (to append to)."""
+    from tests.support.account_servers import CLIENT_ID, CLIENT_SECRET, FakeCssm, Fault, licence, secret_files
     from tests.support.paths import SHOW_FIXTURES, SYSLOG_FIXTURES
     from tests.support.switches import SwitchFarm
 
@@ -107,16 +111,31 @@ def fixture_stack(folder: Path, rule_files: list[Path] | None = None) -> tuple[D
     shutil.copy(SYSLOG_FIXTURES / "layouts.log", log)
     farm = SwitchFarm().start()
     good, refusing = farm.add(password="stack-password"), farm.add(password="another")
+    term = {"licenseType": "TERM", "quantity": 4, "startDate": "2026-01-01",
+            "endDate": (datetime.now(UTC) + timedelta(days=20)).date().isoformat(), "subscriptionId": "Sub-1",
+            "status": "ACTIVE"}
+    account = FakeCssm("example.com", {"DC1-Fabric": [licence("NX-OS Advantage", "DC1-Fabric", 4, 6, [term]),
+                                                      licence("NX-OS Essentials", "DC1-Fabric", 10, 3)]},
+                       CLIENT_ID, CLIENT_SECRET).__enter__()
+    denied = FakeCssm("denied.example.com", {"VA": []}, CLIENT_ID, CLIENT_SECRET).__enter__()
+    denied.faults.append(Fault("/services/api", status=403, body={"error": "Invalid Client"}, times=None))
+    id_file, secret_file = secret_files(folder / "secrets")
+    sources = "".join(f"""    {name}: {{type: cssm, smart_account: {fake.domain}, token_url: "{fake.token_url}",
+      api_url: "{fake.api_url}", client_id_file: {id_file}, client_secret_file: {secret_file}}}
+""" for name, fake in (("cisco", account), ("denied", denied)))
     config = folder / "targets.yml"
     config.write_text(f"""defaults: {{username: licmon, password_env: LIC_STACK_PASSWORD}}
 targets:
   nx-collected-01: {{host: 127.0.0.1, port: {good.port}}}
   nx-collected-02: {{host: 127.0.0.1, port: {refusing.port}}}
 collect: {{logins_per_second: 50}}
-""")
+accounts:
+  sources:
+{sources}""")
     os.environ["LIC_STACK_PASSWORD"] = "stack-password"
     daemon = Daemon("--watch", str(watch), "--syslog", str(log.parent / "*.log"), "--config.file", str(config),
                     "--collect.dir", str(folder / "transcripts"))
-    daemon.after_stop.append(farm.stop)
+    daemon.after_stop += [farm.stop, lambda: account.__exit__(None, None, None),
+                          lambda: denied.__exit__(None, None, None)]
     daemon.wait_ready()
     return daemon, Prometheus(folder, daemon.port, rule_files=rule_files), log
