@@ -3,11 +3,12 @@
 
 Generates a log of N lines (default 2,000,000) in the NX-OS `show logging logfile` and
 on-the-wire layouts: 2% licensing failures (COMM_FAILED under several causes), the rest
-ordinary switch messages. Prints both times, the ratio (target: within 10x of grep), whether
-every failure was counted, and the peak memory of the parse (target: under 100 MB, whatever
-the file size: run with --lines 4000000 to see it stay flat).
+ordinary switch messages. Prints both times (best of --repeat runs each), the ratio to grep's
+time of the same run (target: within 4x with the default jobs), whether every failure was
+counted, and the peak memory of the parse (target: under 100 MB, whatever the file size: run
+with --lines 4000000 to see it stay flat).
 
-    python -m bench.syslog_bench [--lines 2000000]
+    python -m bench.syslog_bench [--lines 2000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ REASONS = [
 FAILURE = ("%LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure with the Cisco Smart Software Manager "
            "(CSSM) : {reason}")
 PATTERN = "LICMGR|SMART_LIC|CALL_?HOME"
+TARGET_RATIO = 4.0  # default jobs, times grep -cE on the same file in the same run
 
 
 def generate(path: Path, lines: int) -> int:
@@ -74,18 +76,26 @@ def timed(command: list[str]) -> tuple[float, str, int]:
     return elapsed, done.stdout, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
 
 
+def best(command: list[str], runs: int) -> tuple[float, str, int]:
+    """The fastest of `runs` runs (its time and output), and the peak RSS so far."""
+    results = [timed(command) for _ in range(max(runs, 1))]
+    fastest = min(results, key=lambda result: result[0])
+    return fastest[0], fastest[1], max(result[2] for result in results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best is reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lic-syslog-bench-") as folder:
         log = Path(folder) / "switches.log"
         expected = generate(log, args.lines)
         size_mb = log.stat().st_size / 1e6
-        grep_s, grep_out, _ = timed(["grep", "-cE", PATTERN, str(log)])
         command = [sys.executable, "-m", "lic_exporter", "parse", "--format", "prometheus", str(log)]
-        ours_s, ours_out, peak_mb = timed(command)
-        single_s, single_out, _ = timed([*command, "--jobs", "1"])
+        grep_s, grep_out, _ = best(["grep", "-cE", PATTERN, str(log)], args.repeat)
+        ours_s, ours_out, peak_mb = best(command, args.repeat)
+        single_s, single_out, _ = best([*command, "--jobs", "1"], args.repeat)
     assert single_out == ours_out, "one process and several must count the same"
     families = {f.name: f for f in text_string_to_metric_families(ours_out)}
     counted = sum(s.value for s in families["cisco_smartlic_callhome_failures"].samples)
@@ -93,7 +103,7 @@ def main() -> None:
     print(f"log: {args.lines:,} lines, {size_mb:.0f} MB, {expected:,} licensing failures")
     print(f"grep -cE '{PATTERN}': {grep_s:.2f} s ({int(grep_out):,} matching lines)")
     print(f"lic-exporter parse --format prometheus ({os.cpu_count()} CPUs): {ours_s:.2f} s"
-          f"  {args.lines / ours_s:,.0f} lines/s  ratio {ours_s / grep_s:.1f}x (target <= 10x)")
+          f"  {args.lines / ours_s:,.0f} lines/s  ratio {ours_s / grep_s:.1f}x (target <= {TARGET_RATIO:.0f}x)")
     print(f"  --jobs 1 (one process): {single_s:.2f} s  ratio {single_s / grep_s:.1f}x")
     print(f"failures counted: {counted:,.0f} of {expected:,} ({'all' if counted == expected else 'MISSING SOME'});"
           f" lines counted: {lines:,.0f}")

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from lic_exporter import __version__
 from lic_exporter.daemon.auth import authorised
 from lic_exporter.daemon.connections import Connection
+from lic_exporter.daemon.gzip_head import batches
 from lic_exporter.daemon.webconfig import WebConfig
 
 log = logging.getLogger("lic_exporter.http")
@@ -224,8 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            for piece in pieces:
-                self.wfile.write(piece)
+            for block in batches(pieces):  # a fleet's page is many small pieces: a write each would crawl
+                self.wfile.write(block)
 
     do_HEAD = do_GET  # noqa: N815
 

@@ -11,9 +11,11 @@ first member.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 
 GZIP_LEVEL = 6
 _GZIP_WINDOW = 16 + zlib.MAX_WBITS  # a gzip header and trailer around a deflate stream
+_BATCH_BYTES = 1 << 18  # small pieces are joined to about this much before compressing
 
 
 class GzipHead:
@@ -21,11 +23,29 @@ class GzipHead:
     finish(tail) the rest of the member for `text + tail`. Thread-safe: each finish works on a
     copy of the compressor (zlib's objects lock themselves)."""
 
-    def __init__(self, text: bytes, level: int = GZIP_LEVEL):
+    def __init__(self, text: bytes | Sequence[bytes], level: int = GZIP_LEVEL):
+        """`text` whole, or as the pieces it is made of."""
         self._compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WINDOW)
+        out = [self._compressor.compress(block) for block in batches((text,) if isinstance(text, bytes) else text)]
         # Z_SYNC_FLUSH ends the output on a byte boundary without ending the stream.
-        self.prefix = self._compressor.compress(text) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        out.append(self._compressor.flush(zlib.Z_SYNC_FLUSH))
+        self.prefix = b"".join(out)
 
     def finish(self, tail: bytes) -> bytes:
         compressor = self._compressor.copy()
         return compressor.compress(tail) + compressor.flush(zlib.Z_FINISH)
+
+
+def batches(pieces: Iterable[bytes], size: int = _BATCH_BYTES) -> Iterator[bytes]:
+    """The pieces joined into blocks of about `size` bytes, one at a time (one call into zlib,
+    or one write to a socket, per piece would cost more than the few hundred bytes of most)."""
+    batch: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(batch)
+            batch, held = [], 0
+    if batch:
+        yield b"".join(batch)

@@ -20,7 +20,8 @@ from lic_exporter.analysis.diagnose import Facts, Finding, diagnose, with_syslog
 from lic_exporter.daemon.gzip_head import GzipHead
 from lic_exporter.exposition.account_metrics import AccountPollStatus
 from lic_exporter.exposition.landing import StatusHeader, status_page
-from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, exposition
+from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats
+from lic_exporter.exposition.metrics import page_pieces as exposition  # the page's text, in pieces
 from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.parsing.syslog_tally import Tally
 
@@ -29,12 +30,19 @@ log = logging.getLogger("lic_exporter")
 
 @dataclass(frozen=True)
 class Page:
-    """One rendering of /metrics, swapped in whole."""
+    """One rendering of /metrics, swapped in whole. The text is kept as the pieces it was
+    assembled from (mostly the devices' own chunks, shared with the state and with the page
+    before): a fleet's page is never held twice, nor copied to be sent."""
 
-    text: bytes
+    pieces: tuple[bytes, ...]
     gzip: GzipHead  # the text compressed once, in the thread that rendered it
     rendered_at: float  # time.monotonic()
     html: bytes = b""  # the status page at /, rendered with it (empty: the plain landing page)
+
+    @property
+    def text(self) -> bytes:
+        """The text whole (a copy: the scrape sends the pieces)."""
+        return b"".join(self.pieces)
 
     @property
     def gzipped(self) -> bytes:
@@ -42,7 +50,7 @@ class Page:
         return self.gzip.prefix + self.gzip.finish(b"")
 
 
-EMPTY_PAGE = Page(b"", GzipHead(b""), 0.0)
+EMPTY_PAGE = Page((), GzipHead(b""), 0.0)
 
 
 def assemble(devices: list[DeviceText], facts: Iterable[Facts], stats: ExporterStats, tally: Tally,
@@ -54,10 +62,10 @@ def assemble(devices: list[DeviceText], facts: Iterable[Facts], stats: ExporterS
     (the accounts' among them) computed for `now`; with `header`, the status page too."""
     fleet = with_syslog(facts, tally)
     findings = diagnose(fleet, now) + account_findings(accounts, fleet, now)
-    text = exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days,
-                      accounts=accounts, account_polls=account_polls)
+    pieces = tuple(exposition(devices, tally, stats, now, findings, collect, deadline_days=deadline_days,
+                              accounts=accounts, account_polls=account_polls))
     html = _status_html(fleet, findings, header, now) if header is not None else b""
-    return Page(text, GzipHead(text), time.monotonic(), html)
+    return Page(pieces, GzipHead(pieces), time.monotonic(), html)
 
 
 def _status_html(fleet: list[Facts], findings: list[Finding], header: StatusHeader, now: datetime) -> bytes:

@@ -57,7 +57,7 @@ class DaemonSource:
         """The /metrics body, in pieces sent one after the other (the page is not copied)."""
         tail = self._process_text()
         if not gzipped:
-            return self._pages.page().text, tail
+            return *self._pages.page().pieces, tail
         head = self._pages.page().gzip
         return head.prefix, head.finish(tail)
 

@@ -1,12 +1,13 @@
-"""The daemon's state: each watched file's last good records, the devices they name, each
-device's text and facts, and the cached /metrics page assembled from them.
+"""The daemon's state: each watched file's last good records (packed), the devices they name,
+each device's text and facts, and the cached /metrics page assembled from them.
 
-Data flows one way: a parsed file is applied (or a file that is gone forgotten); the devices
-it names, before and after, are drawn again from the records of every file that names them
-(metrics.device_text, diagnose.facts_of); render() assembles a new page from the per-device
-text (page.assemble) and swaps it in whole, /metrics and the status page at / together. Records
-are kept as the parser made them: drawing a device again decodes nothing. Until the first
-render (the end of the initial scan) the status page says that the scan is running.
+Data flows one way: a parsed file is applied as a digest (daemon.digest: made where it was
+parsed, in a worker process during the initial scan), or a file that is gone forgotten; each
+device it names, before and after, takes the file's own drawing when that file alone names it,
+and is otherwise drawn again from the records of every file that names it (unpacked for that);
+render() assembles a new page from the per-device text (page.assemble) and swaps it in whole,
+/metrics and the status page at / together. Until the first render (the end of the initial
+scan) the status page says that the scan is running.
 
 What exists but cannot be read is kept apart (lic_exporter_unreadable_paths and the status
 page): files that cannot be opened (as they are applied), folders that cannot be listed (as
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
 from lic_exporter.daemon.about import About
+from lic_exporter.daemon.digest import Digest, Drawing, pack, unpack
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
 from lic_exporter.exposition.account_metrics import AccountPollStatus
 from lic_exporter.exposition.landing import MAX_UNREADABLE, starting_page
@@ -47,9 +49,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def digest(result: FileResult) -> Digest:
+    """The file as the state keeps it, made in the process that parsed it (a worker of the
+    initial scan inherits this module, and whatever a test planted in it)."""
+    records = result.records
+    devices = frozenset(record.device for record in records)
+    try:
+        drawings, error = draw(newest_captures(records)), None
+    except Exception as exc:  # raised again where the file is applied: it costs that file only
+        drawings, error = {}, exc
+    return Digest(replace(result, records=()) if records else result, pack(records), len(records), devices,
+                  drawings, error)
+
+
+def draw(records: Iterable[Record]) -> dict[str, Drawing]:
+    """Each device of `records` (the newest captures already chosen), drawn."""
+    return {view.device: Drawing(device_text(view), facts_of(view)) for view in device_views(records)}
+
+
 @dataclass(frozen=True)
 class FileState:
-    records: tuple[Record, ...]  # the last good records (kept while the file is broken)
+    packed: bytes  # the last good records, packed (kept while the file is broken; digest.unpack)
     devices: frozenset[str]
     ok: bool
     problem: str | None = None
@@ -96,9 +116,13 @@ class ExporterState:
 
     # --- files -> records -> device text -----------------------------------------------------
 
-    def apply(self, result: FileResult) -> None:
+    def apply(self, parsed: FileResult | Digest) -> None:
         """A file parsed: its records replace the ones it had, or, if it broke, its last good
         records stay and it counts as failed."""
+        made = parsed if isinstance(parsed, Digest) else digest(parsed)
+        if made.error is not None:
+            raise made.error
+        result = made.result
         path = result.path
         unreadable = result.unreadable
         if unreadable is not None and unreadable.folder:  # a walk's folder: not a file
@@ -116,8 +140,8 @@ class ExporterState:
                     log.warning("%s: a syslog file in a watched folder is not followed; give it to --syslog", path)
                 return
             before = self.files.get(path)
-            if not result.issues and not result.records and not result.accounts:
-                if before is None or not (before.records or before.accounts):
+            if not result.issues and not made.packed and not result.accounts:
+                if before is None or not (before.packed or before.accounts):
                     self._forget(path)  # nothing this tool reads: not a licensing file
                     return
                 # A file that held outputs now holds something else: a broken write, not a
@@ -125,17 +149,17 @@ class ExporterState:
                 result = replace(result, issues=(ParseIssue(path, None, "no output of a known command found "
                                                              "any more; keeping its last good records"),))
                 log.error("%s", result.issues[0])
+            drawings: Mapping[str, Drawing] = {}
             if result.ok:
-                records = result.records
-                state = FileState(records, frozenset(record.device for record in records), True,
-                                  accounts=result.accounts)
-                log.debug("%s: parsed, %d record(s)", path, len(records) + len(result.accounts))  # summary: info
+                state = FileState(made.packed, made.devices, True, accounts=result.accounts)
+                drawings = made.drawings
+                log.debug("%s: parsed, %d record(s)", path, made.records + len(result.accounts))  # summary: info
             else:  # keep the last good records of a file that broke
-                kept = before.records if before else ()
+                kept = before.packed if before else b""
                 state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]),
                                   before.accounts if before else ())
             self.files[path] = state
-            self._reindex(path, before.devices if before else frozenset(), state.devices)
+            self._reindex(path, before.devices if before else frozenset(), state.devices, drawings)
 
     def forget(self, path: str) -> None:
         """A file is gone: its devices' series go with it (unless other files name them)."""
@@ -157,7 +181,7 @@ class ExporterState:
         with self._lock:
             self.parse_errors += 1
             before = self.files.get(path)
-            self.files[path] = FileState(before.records if before else (),
+            self.files[path] = FileState(before.packed if before else b"",
                                          before.devices if before else frozenset(), False, "internal error",
                                          before.accounts if before else ())
 
@@ -174,24 +198,21 @@ class ExporterState:
             log.debug("%s: gone, its series go with it", path)
             self._reindex(path, state.devices, frozenset())
 
-    def _reindex(self, path: str, old: frozenset[str], new: frozenset[str]) -> None:
+    def _reindex(self, path: str, old: frozenset[str], new: frozenset[str],
+                 drawings: Mapping[str, Drawing] | None = None) -> None:
         if self._know_devices is not None:
             self._know_devices(new)
         for device in old - new:
             self.device_files.get(device, set()).discard(path)
         for device in new:
             self.device_files.setdefault(device, set()).add(path)
-        self._redraw(old | new)
-
-    def _redraw(self, devices: Iterable[str]) -> None:
-        for device in devices:
+        for device in old | new:
             paths = self.device_files.get(device) or set()
-            # As `parse` does: of several files giving the device one command, the newest counts.
-            records = newest_captures(record for path in sorted(paths) for record in self.files[path].records)
-            views = [view for view in device_views(records) if view.device == device]
-            if views:
-                self.devices[device] = device_text(views[0])
-                self.facts[device] = facts_of(views[0])
+            # A device this file alone names is as the file drew it.
+            drawing = drawings.get(device) if drawings and len(paths) == 1 else None
+            drawing = drawing or (_drawn(device, [self.files[path] for path in sorted(paths)]) if paths else None)
+            if drawing is not None:
+                self.devices[device], self.facts[device] = drawing.text, drawing.facts
             else:
                 self.devices.pop(device, None)
                 self.facts.pop(device, None)
@@ -293,6 +314,13 @@ class UnreadablePaths:
         with self._lock:
             found = {**self._files, **self._folders, **self._syslog}
         return [found[path] for path in sorted(found)]
+
+
+def _drawn(device: str, files: Iterable[FileState]) -> Drawing | None:
+    """The device drawn from the records of these files (in path order), as `parse` draws it:
+    of several files giving the device one command, the newest counts."""
+    records = newest_captures(record for file in files for record in unpack(file.packed))
+    return draw(record for record in records if record.device == device).get(device)
 
 
 def _within(path: str, folder: str) -> bool:

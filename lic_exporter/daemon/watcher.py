@@ -36,10 +36,10 @@ from lic_exporter.daemon.follower import watch as watch_syslog
 from lic_exporter.daemon.page import Page
 from lic_exporter.daemon.pending import PendingChanges
 from lic_exporter.daemon.roots import WatchedRoots
-from lic_exporter.daemon.state import ExporterState
+from lic_exporter.daemon.state import ExporterState, digest
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.results import read_issue
-from lic_exporter.parsing.walk import Found, parse_found, walk
+from lic_exporter.parsing.walk import Found, prepare_found, walk
 
 log = logging.getLogger("lic_exporter")
 SETTLE_SECONDS = 1.0  # writes come in bursts: parse a file once it has been quiet this long
@@ -147,8 +147,9 @@ class FolderWatcher:
         self.state.keep_only({str(item.path) for item in found if item.error is None})
         self.state.unreadable.replace_folders(None, _unlisted(found))
         files = [item for item in found if item.error is None]
-        for result in parse_found(self.parser, files, jobs=self.parser.jobs, syslog_events=False):
-            self._guarded(result.path, partial(self.state.apply, result))
+        # Each file is digested where it was parsed (in the workers, when there are many).
+        for made in prepare_found(self.parser, files, digest, jobs=self.parser.jobs, syslog_events=False):
+            self._guarded(made.result.path, partial(self.state.apply, made))
         _look_at_syslog(self.follower, self.state)
         if self.follower is not None:
             self.follower.poll()

@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from lic_exporter.analysis.deadlines import days_until, urgency
-from lic_exporter.analysis.diagnose import Finding
-from lic_exporter.analysis.views import DeviceView, device_views
-from lic_exporter.model.accounts import AccountLicenseState, AccountRecord
 from lic_exporter.model.records import (
     AttemptResult,
     AuthorizationState,
@@ -22,6 +18,11 @@ from lic_exporter.model.records import (
 from lic_exporter.model.vocabulary import TERM_END_DAYS, Severity
 from lic_exporter.parsing.results import ParseIssue
 from lic_exporter.parsing.syslog_tally import DeviceSyslog, Tally
+
+if TYPE_CHECKING:  # `parse --format json` needs only the JsonWriter: the analysis loads for tables
+    from lic_exporter.analysis.diagnose import Finding
+    from lic_exporter.analysis.views import DeviceView
+    from lic_exporter.model.accounts import AccountRecord
 
 _BAD_STATES = {
     RegistrationState.REGISTRATION_FAILED, RegistrationState.REGISTRATION_EXPIRED,
@@ -47,8 +48,7 @@ class JsonWriter:
 
     def records_json(self, texts: Iterable[str]) -> None:
         for text in texts:
-            self.out.write(",\n  " if self.count else "\n  ")
-            self.out.write(text)
+            self.out.write((",\n  " if self.count else "\n  ") + text)
             self.count += 1
 
     def record(self, record: RecordBase) -> None:
@@ -62,6 +62,7 @@ class JsonWriter:
 def as_prometheus(records: Sequence[Record], issues: Sequence[ParseIssue], files_ok: int, now: datetime,
                   tally: Tally, accounts: Sequence[AccountRecord] = ()) -> str:
     from lic_exporter.analysis.diagnose import diagnose, fleet_facts
+    from lic_exporter.analysis.views import device_views
     from lic_exporter.exposition.metrics import (  # prometheus_client (its float text) only for this format
         ExporterStats,
         devices_text,
@@ -94,6 +95,8 @@ def as_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally
 
 
 def _device_table(records: Sequence[Record], now: datetime, color: bool, tally: Tally | None) -> str:
+    from lic_exporter.analysis.views import DeviceView, device_views
+
     tally = tally or Tally()
     views = {view.device: view for view in device_views(records)}
     per_device = tally.per_device()
@@ -121,6 +124,8 @@ def _account_table(accounts: Sequence[AccountRecord], now: datetime, color: bool
     """One row per licence of each virtual account (a virtual account without any: one row
     saying so); a shortage and an out-of-compliance status red, a term end coloured as the
     term-end alerts judge it (TERM_END_DAYS)."""
+    from lic_exporter.model.accounts import AccountLicenseState
+
     rows: list[list[tuple[str, int]]] = []
     for record in accounts:
         head = [(record.account_source, 0), (record.smart_account, 0)]
@@ -143,6 +148,8 @@ def _number(value: int | None) -> str:
 
 
 def _term_end(when: datetime | None, now: datetime) -> tuple[str, int]:
+    from lic_exporter.analysis.deadlines import days_until
+
     if when is None:
         return "-", 0
     left = days_until(when, now)
@@ -161,6 +168,8 @@ def _state_cell(state: RegistrationState | AuthorizationState | None) -> tuple[s
 
 
 def _row(view: DeviceView, now: datetime) -> list[tuple[str, int]]:
+    from lic_exporter.analysis.deadlines import days_until, urgency
+
     mode = view.info.mode.value if view.info and view.info.mode else "-"
     registration = _state_cell(view.registration.state if view.registration else None)
     authorization = _state_cell(view.authorization.state if view.authorization else None)

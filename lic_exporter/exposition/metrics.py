@@ -3,9 +3,10 @@
 Pure: the same records, syslog tally and `now` give the same bytes, so the one-shot
 `parse --format prometheus` and the daemon share this unchanged. A device's series are written
 to text once (device_text; the daemon keeps it until the device's files change); a page is
-assembled from that text, with only the findings (and, opted in, the day counts) computed for
-its `now`. The process_* families are not here: the daemon adds them at each scrape
-(daemon/scrape.py), and textfile output has node_exporter's own.
+assembled from that text (page_pieces refers to it, exposition joins it), with only the
+findings (and, opted in, the day counts) computed for its `now`. The process_* families are
+not here: the daemon adds them at each scrape (daemon/scrape.py), and textfile output has
+node_exporter's own.
 
 Names, labels and vocabularies are the public contract (README, "Metrics"; the names in
 model/vocabulary.py). A value the output does not state is an absent series, never a sentinel.
@@ -124,14 +125,16 @@ class DeviceText:
     depend on the time of the scrape); `deadlines` feeds those."""
 
     device: str
-    chunks: tuple[str, ...]  # one per family, in _DeviceFamilies order ("" where none)
+    # one per family, in _DeviceFamilies order (b"" where none): bytes, so that a page refers to
+    # them rather than copying them (page_pieces)
+    chunks: tuple[bytes, ...]
     deadlines: tuple[tuple[str, datetime], ...]  # (deadline name, when)
 
 
 def device_text(view: DeviceView) -> DeviceText:
     families = _DeviceFamilies()
     _add_device(families, view)
-    return DeviceText(view.device, tuple(family.samples() for family in families.all()),
+    return DeviceText(view.device, tuple(family.samples().encode() for family in families.all()),
                       tuple((name.value, when) for name, when in view.deadlines().items()))
 
 
@@ -149,26 +152,37 @@ def exposition(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats
     `deadline_days` adds cisco_smartlic_deadline_days, computed for `now`: only the daemon does,
     when asked (a textfile's day counts would freeze when it was written, and promtool's lint
     wants seconds)."""
+    return b"".join(page_pieces(devices, tally, stats, now, findings, collect, deadline_days=deadline_days,
+                                accounts=accounts, account_polls=account_polls))
+
+
+def page_pieces(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStats, now: datetime,
+                findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None,
+                deadline_days: bool = False, accounts: Iterable[AccountRecord] = (),
+                account_polls: Iterable[AccountPollStatus] | None = None) -> list[bytes]:
+    """exposition() as the pieces it is joined from: the devices' own chunks, not copies, so a
+    daemon holding the device text holds a page's text once (a fleet's page is some 2.4 KB a
+    device)."""
     devices = list(devices)
     headers = _DeviceFamilies()
-    parts: list[str] = []
+    parts: list[bytes] = []
     for position, family in enumerate(headers.all()):
         if family is headers.deadline_days:
             if deadline_days:
                 _add_day_counts(family, devices, now)
-                parts.append(family.text())
+                parts.append(family.text().encode())
         else:
-            parts.append(family.header())
-            parts.extend(device.chunks[position] for device in devices)
-    parts.append(problem_text(findings))
-    parts.append(syslog_text(tally))
+            parts.append(family.header().encode())
+            parts.extend(chunk for device in devices if (chunk := device.chunks[position]))
+    tail = [problem_text(findings), syslog_text(tally)]
     if collect is not None:
-        parts.append(collect_text(collect))
-    parts.append(account_text(accounts))
+        tail.append(collect_text(collect))
+    tail.append(account_text(accounts))
     if account_polls is not None:
-        parts.append(account_poll_text(account_polls))
-    parts.append(exporter_text(stats))
-    return "".join(parts).encode()
+        tail.append(account_poll_text(account_polls))
+    tail.append(exporter_text(stats))
+    parts.append("".join(tail).encode())
+    return parts
 
 
 def _add_day_counts(family: TextFamily, devices: Iterable[DeviceText], now: datetime) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lic_exporter.parsing import walk
-from lic_exporter.parsing.accounts import is_snapshot, read_snapshot
 from lic_exporter.parsing.results import FileResult, ParseIssue, RecordStream, read_issue
 from lic_exporter.parsing.sections import FileParse
 from lic_exporter.parsing.syslog_files import is_show_logging, read_syslog_file
@@ -29,6 +28,9 @@ from lic_exporter.sources.privacy import scrub
 from lic_exporter.sources.values import MAX_SYSLOG_DEVICES
 
 log = logging.getLogger(__name__)
+# Every account snapshot's name ends so (parsing.accounts.is_snapshot decides): other files are
+# told apart without loading the account models and their YAML and JSON readers.
+_SNAPSHOT_NAME_END = ".json"
 SNIFF_BYTES = 64 * 1024  # enough of a file to tell a syslog file from a show output
 
 
@@ -60,8 +62,11 @@ class Parser:
         that the file was found below (--device-pattern reads the path relative to it). A file
         named `*.accounts.json` is an account snapshot, whatever it holds."""
         source = str(path)
-        if is_snapshot(path):
-            return self._snapshot(path)
+        if path.name.endswith(_SNAPSHOT_NAME_END):
+            from lic_exporter.parsing.accounts import is_snapshot
+
+            if is_snapshot(path):
+                return self._snapshot(path)
         try:
             with open(path, "rb") as original:
                 head = original.read(SNIFF_BYTES)
@@ -84,6 +89,8 @@ class Parser:
             return FileResult(source, issues=(ParseIssue(source, None, scrub(message)),))
 
     def _snapshot(self, path: Path) -> FileResult:
+        from lic_exporter.parsing.accounts import read_snapshot
+
         try:
             return read_snapshot(path)
         except Exception as exc:  # a bug costs this file only, as for any other file

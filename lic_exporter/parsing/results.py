@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.model.records import Record
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.privacy import clean_controls
+
+if TYPE_CHECKING:  # the account models load only where a snapshot is read
+    from lic_exporter.model.accounts import AccountRecord
 
 RecordStream = Callable[[Record], object]
 

@@ -42,25 +42,32 @@ _ENTITLEMENT_BUILDERS = {ENTITLEMENT_BLOCKS: block_entitlement, ENTITLEMENT_HAND
 # A block header with its first line joined to it, as copies in documentation and chat print
 # them (`Registration:Status: REGISTERED`, `License Usage: License  Entitlement tag ...`): read
 # as the two lines the device printed. Only a header followed by its block's own first label is
-# split, so a `Label: value` line is never taken apart.
+# split, so a `Label: value` line is never taken apart. Applied to the section's text at once,
+# line by line through MULTILINE: no part of it crosses a line end (`[^\S\n]` is `\s` but the
+# newline, `.` and `[^()\n]` stop there too), so each line is read exactly as on its own.
+_FIRST_LABELS = r"Status|Smart Account|Type|Policy in use|Last ACK received|Automatic Conversion Enabled"
 _JOINED_HEADER = re.compile(
-    r"^(?P<header>\s*(?:Registration|License Authorization|Smart Licensing Using Policy|Utility|Account Information"
-    r"|Transport|Policy|Usage Reporting|License Usage|(?:Smart )?License Conversion):)[ \t]*"
-    r"(?P<rest>(?:Status|Smart Account|Type|Policy in use|Last ACK received|Automatic Conversion Enabled):\s.*"
-    r"|License\s+Entitlement\s+[Tt]ag\b.*|\([^()]*\):)$")
+    r"^(?P<header>[^\S\n]*(?:Registration|License Authorization|Smart Licensing Using Policy|Utility"
+    r"|Account Information|Transport|Policy|Usage Reporting|License Usage|(?:Smart )?License Conversion):)"
+    rf"[ \t]*(?P<rest>(?:{_FIRST_LABELS}):[^\S\n].*|License[^\S\n]+Entitlement[^\S\n]+[Tt]ag\b.*|\([^()\n]*\):)$",
+    re.MULTILINE)
+# What every such line holds from its header's colon on: searched first, from colon to colon
+# (the joined header itself is tried at every position of the text, so only when this is there).
+_MAYBE_JOINED = re.compile(rf":[ \t]*(?:{_FIRST_LABELS}|License|\()")
 
 
 def unjoined(lines: list[str]) -> str:
     """The section's text for the templates: blank lines dropped (they carry nothing), joined
     block headers split again. A value's file line is still found (Context.line_of searches
     the lines as captured, and both halves are in the joined line)."""
-    out: list[str] = []
-    for line in lines:
-        if not line:
-            continue
-        joined = _JOINED_HEADER.match(line) if ":" in line else None
-        out.extend((joined["header"], joined["rest"]) if joined else (line,))
-    return "\n".join(out)
+    text = "\n".join(filter(None, lines))
+    if _MAYBE_JOINED.search(text) is None:
+        return text
+    return _JOINED_HEADER.sub(_split_header, text)
+
+
+def _split_header(joined: re.Match[str]) -> str:
+    return f"{joined['header']}\n{joined['rest']}"
 
 
 def section_record(index: TemplateIndex, section: Section, row: IndexRow, ctx: Context) -> Record | None:

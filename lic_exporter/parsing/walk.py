@@ -1,16 +1,19 @@
 """The files below the paths given, parsed in walk order, by worker processes when many; and the
-folders below them that could not be listed, each an error of its own."""
+folders below them that could not be listed, each an error of its own.
+
+A caller may have each result prepared where it was parsed (prepare_found: the daemon's digest),
+so that what crosses back from a worker is what the caller keeps, not records to be rebuilt."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lic_exporter.parsing.results import FileResult, RecordStream, read_issue
 from lic_exporter.sources.capture import WHOLE_FILE_BYTES
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 PARALLEL_MIN_FILES = 400  # below this, starting workers costs more than it saves
 _CHUNK = 250
 _WORKER_PARSER: Parser | None = None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,22 @@ def parse_found(parser: Parser, found: list[Found], jobs: int = 1, as_json: bool
     With jobs > 1 and enough files, worker processes share the files in chunks; then files
     over WHOLE_FILE_BYTES are parsed here, after the others, so that their records stream
     instead of piling up in a worker."""
+    return _found(parser, found, jobs, as_json, stream, syslog_events, None)
+
+
+def prepare_found(parser: Parser, found: list[Found], prepare: Callable[[FileResult], T], jobs: int = 1,
+                  syslog_events: bool | None = None) -> Iterator[T]:
+    """As parse_found (records as objects), each result passed through `prepare` in the process
+    that parsed it; `prepare` must be a module-level function (it is handed to the workers)."""
+    return _found(parser, found, jobs, False, None, syslog_events, prepare)
+
+
+def _found(parser: Parser, found: list[Found], jobs: int, as_json: bool, stream: RecordStream | None,
+           syslog_events: bool | None, prepare: Callable[[FileResult], Any] | None) -> Iterator[Any]:
     for folder in found:
         if folder.error is not None:
-            yield FileResult(str(folder.path), issues=(read_issue(str(folder.path), folder.error, folder=True),))
+            unlisted = FileResult(str(folder.path), issues=(read_issue(str(folder.path), folder.error, folder=True),))
+            yield unlisted if prepare is None else prepare(unlisted)
     files = [item for item in found if item.error is None]
     # JSON output lists each syslog message; the other formats need only the tally.
     events = as_json if syslog_events is None else syslog_events
@@ -65,26 +82,30 @@ def parse_found(parser: Parser, found: list[Found], jobs: int = 1, as_json: bool
         global _WORKER_PARSER
         _WORKER_PARSER = replace(parser, jobs=1)  # forked workers inherit it; no pools inside
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            for results in pool.map(partial(_parse_in_worker, as_json=as_json, events=events), chunks):
+            for results in pool.map(partial(_parse_in_worker, as_json=as_json, events=events, prepare=prepare),
+                                    chunks):
                 yield from results
-        yield from _parse_chunk(big, as_json, parser, stream, events)
+        yield from _parse_chunk(big, as_json, parser, stream, events, prepare)
         return
-    yield from _parse_chunk(files, as_json, parser, stream, events)
+    yield from _parse_chunk(files, as_json, parser, stream, events, prepare)
 
 
 def _parse_chunk(files: list[Found], as_json: bool, parser: Parser | None = None,
-                 stream: RecordStream | None = None, events: bool | None = None) -> Iterator[FileResult]:
+                 stream: RecordStream | None = None, events: bool | None = None,
+                 prepare: Callable[[FileResult], Any] | None = None) -> Iterator[Any]:
     parser = parser or _WORKER_PARSER
     assert parser is not None, "a worker parses only after the pool's initializer set its parser"
     for item in files:
         result = parser.parse_file(item.path, item.explicit, syslog_events=as_json if events is None else events,
                                    stream=stream, root=item.root)
         if result.recognised or result.issues:
-            yield result.as_json() if as_json else result
+            result = result.as_json() if as_json else result
+            yield result if prepare is None else prepare(result)
 
 
-def _parse_in_worker(files: list[Found], as_json: bool, events: bool) -> list[FileResult]:
-    return list(_parse_chunk(files, as_json, events=events))
+def _parse_in_worker(files: list[Found], as_json: bool, events: bool,
+                     prepare: Callable[[FileResult], Any] | None) -> list[Any]:
+    return list(_parse_chunk(files, as_json, events=events, prepare=prepare))
 
 
 def _size(path: Path) -> int:
