@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -47,13 +47,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _url(value: Any) -> str:
+def _split(value: Any) -> tuple[str, SplitResult]:
+    """The address as text and its parts; "not a URL" where it cannot be split (or its port is
+    no number)."""
     address = _text(value).strip()
     try:
         parts = urlsplit(address)
         parts.port  # noqa: B018  # raises on a port that is no number
     except ValueError:
         fail("url", "not a URL")
+    return address, parts
+
+
+def _url(value: Any) -> str:
+    address, parts = _split(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         fail("url", "expected an https:// URL")
     if parts.username is not None or parts.password is not None:
@@ -69,17 +76,12 @@ def _proxy(value: Any) -> str:
     """An HTTP proxy's address: http:// or https://, a host and a port, nothing else. Plain http://
     to a proxy is usual and safe here: https:// requests go through it as a tunnel (CONNECT), TLS
     still ending at Cisco. Credentials in the URL are refused: they would sit in the file."""
-    address = _text(value).strip()
-    try:
-        parts = urlsplit(address)
-        port = parts.port
-    except ValueError:
-        fail("url", "not a URL")
+    address, parts = _split(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         fail("url", "expected http://HOST:PORT")
     if parts.username is not None or parts.password is not None:
         fail("url", "must not hold a user or password (allow the exporter's address on the proxy instead)")
-    if port is None:
+    if parts.port is None:
         fail("url", "needs a port, e.g. http://proxy.example.net:8080")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         fail("url", "expected http://HOST:PORT, no path")

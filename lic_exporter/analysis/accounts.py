@@ -27,12 +27,14 @@ from lic_exporter.model.vocabulary import (
     TERM_END_DAYS,
     Severity,
 )
+from lic_exporter.sources.config_values import human_duration
 
 # Every problem name these rules raise (beside diagnose's RULES; FINDING_ALERTS maps each one).
 ACCOUNT_PROBLEMS = ("account_shortage", "term_license_ending", "term_license_ended", "account_poll_failing",
                     "out_of_compliance_account_short", "out_of_compliance_account_unknown")
 # A snapshot does not say its source's interval: account data is judged against the default.
 STALE_AFTER = timedelta(seconds=ACCOUNT_POLL_STALE_INTERVALS * ACCOUNT_POLL_INTERVAL_DEFAULT)
+_DEFAULT_INTERVAL = human_duration(ACCOUNT_POLL_INTERVAL_DEFAULT)  # "6h", as the configuration writes it
 RENEW = "license smart renew auth"
 _TERM_TYPES = ("TERM", "DEMO")
 
@@ -146,8 +148,8 @@ def _poll_failing(record: AccountRecord, now: datetime) -> Finding | None:
         f"the account data of {record.account_source} is {span(-days_until(record.polled_at, now))} old "
         f"(polled {record.polled_at:%Y-%m-%d %H:%M} UTC)",
         f"The newest saved poll of {record.smart_account} is older than {ACCOUNT_POLL_STALE_INTERVALS} poll intervals "
-        "(judged against the default poll_interval, 6 h): its polls keep failing, or nothing polls it. What it "
-        "says of shortages and term ends may be out of date.",
+        f"(judged against the default poll_interval, {_DEFAULT_INTERVAL}): its polls keep failing, or nothing "
+        "polls it. What it says of shortages and term ends may be out of date.",
         "see lic_exporter_accounts_poll_failures_total{source=\"" + record.account_source + "\"} for the reason "
         "(forbidden: the API access is not yet approved at Cisco; auth: the client ID or secret), or run:\n"
         "lic-exporter accounts --config.file FILE --out DIR",
@@ -182,7 +184,8 @@ def _join(device: Facts, records: Sequence[AccountRecord], now: datetime) -> Fin
     if not fresh:
         newest = max(holding, key=lambda record: record.polled_at)
         return _unknown(device, f"the account data of {va} is stale since {newest.polled_at:%Y-%m-%d %H:%M} UTC "
-                        f"({newest.account_source}: no poll for {ACCOUNT_POLL_STALE_INTERVALS} intervals of 6 h)",
+                        f"({newest.account_source}: no poll for {ACCOUNT_POLL_STALE_INTERVALS} intervals of "
+                        f"{_DEFAULT_INTERVAL})",
                         f"see why the polls of {newest.account_source} fail "
                         "(lic_exporter_accounts_poll_failures_total)")
     short = [(record, item) for record in fresh for item in record.licenses
