@@ -95,7 +95,8 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"not stopped within {bound} s of the signal") from None
+            tail = "\n".join(self.log().splitlines()[-15:])
+            raise AssertionError(f"not stopped within {bound} s of the signal; its log ends:\n{tail}") from None
         finally:
             self._log.close()
 
@@ -299,6 +300,22 @@ def test_a_collect_folder_deleted_while_running_is_recreated(tmp_path: Path, far
 
 
 # ---------------------------------------------------------------- SIGTERM while collecting
+
+def test_a_stop_held_up_ends_at_the_deadline_with_exit_0() -> None:
+    """The last word on stopping: a process whose stop never finishes (here the main thread
+    sleeps on, as a hung session or mount would hold it) exits 0 at the deadline, saying so."""
+    program = ("import logging, sys, time\n"
+               "from lic_exporter.cli import serve\n"
+               "logging.basicConfig(stream=sys.stderr, level=logging.INFO, format='%(message)s')\n"
+               "serve._exit_at(time_limit=1.0)\n"
+               "time.sleep(60)\n"
+               "sys.exit(3)\n")
+    begun = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - begun < 10
+    assert "still stopping 1 s after the signal: exiting without waiting for the rest" in done.stderr
+
 
 def test_sigterm_during_a_collection_is_prompt(tmp_path: Path, farm: SwitchFarm) -> None:
     switch = farm.add(password=PASSWORD, hang_on="show license status")  # a command that never finishes

@@ -47,6 +47,9 @@ if TYPE_CHECKING:  # imported where used: asyncssh only when collecting, httpx o
     from lic_exporter.collect.targets import CollectConfig
 
 log = logging.getLogger("lic_exporter")
+# SIGTERM to exit at most: the collection and the account polls get 3 s each to let go, the
+# folder watcher up to 5 s; past this, what is still busy is not waited for.
+STOP_DEADLINE_SECONDS = 7.0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -159,14 +162,18 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.tls is not None else "http"
     log.info("listening on %s (%s%s)", listen, scheme, ", basic auth" if web.users else "")
-    starting = threading.Thread(target=watcher.start, name="initial-scan", daemon=True)
-    starting.start()
+    # The loops first, then the scan: once /-/ready answers 200, every thread the daemon keeps
+    # for its life is running (what a reload or a storm of them adds is counted against that).
     if collection is not None:
         collection.start()
     if accounts is not None:
         accounts.start()
-    stop.wait()
+    starting = threading.Thread(target=watcher.start, name="initial-scan", daemon=True)
+    starting.start()
+    while not stop.wait(1.0):  # a timeout: a signal taken by another thread is seen within it
+        pass
     log.info("stopping")
+    _exit_at(time_limit=STOP_DEADLINE_SECONDS)
     collection_stopped = collection.stop() if collection is not None else True
     accounts_stopped = accounts.stop() if accounts is not None else True
     server.shutdown()
@@ -179,6 +186,23 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
         os._exit(EXIT_OK)
     watcher.stop()
     return EXIT_OK
+
+
+def _exit_at(time_limit: float) -> None:
+    """The last word on stopping: whatever still holds the stop up `time_limit` seconds after
+    the signal (a session, a poll or a scan that does not let go), the process exits then."""
+    def expire() -> None:
+        # Logged from a thread of its own: should the hold-up be a lock the log needs, the
+        # exit still comes (a second later, without the line).
+        note = threading.Thread(target=log.warning, daemon=True, args=(
+            "still stopping %.0f s after the signal: exiting without waiting for the rest", time_limit))
+        note.start()
+        note.join(1.0)
+        os._exit(EXIT_OK)
+
+    timer = threading.Timer(time_limit, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def _reload(collection: CollectLoop | None, accounts: AccountsLoop | None, args: argparse.Namespace) -> str | None:

@@ -90,11 +90,11 @@ class FolderWatcher:
             self.rescan("initial")
         except Exception:  # never 503 forever: serve what was read, go on following changes
             log.exception("the initial scan failed part-way; serving what it read")
-        self._ready.set()
         for target in (self._settle_loop, self._refresh_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
             thread.start()
             self._threads.append(thread)
+        self._ready.set()  # ready: scanned, and following changes
 
     def stop(self) -> None:
         self._stop.set()
