@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import compiled_as_installed
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_BASELINE = HERE.parent.parent / "shared" / "bench" / "bare_status.textfsm"
 STAMP = "%b %d %H:%M:%S %Y UTC"
@@ -97,6 +99,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best is reported")
     parser.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
     args = parser.parse_args()
+    compiled_as_installed()
     if not args.baseline.is_file():
         raise SystemExit(f"baseline template not found: {args.baseline}")
     folder = Path(tempfile.mkdtemp(prefix="lic-bench-"))

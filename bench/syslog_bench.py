@@ -25,6 +25,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import compiled_as_installed
+
 NOISE = [
     "%ETHPORT-5-IF_UP: Interface Ethernet1/{p} is up in mode access",
     "%ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/{p} is down (Link failure)",
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best is reported")
     args = parser.parse_args()
+    compiled_as_installed()
     with tempfile.TemporaryDirectory(prefix="lic-syslog-bench-") as folder:
         log = Path(folder) / "switches.log"
         expected = generate(log, args.lines)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from lic_exporter.model.vocabulary import Reason
 from lic_exporter.parsing.reasons import classify
@@ -85,6 +86,11 @@ class LineParser:
         self.admitted: set[str] = set()
         self.known: set[str] = {device_name(name) for name in self.device_map.values()}
         self._refusal_logged = False
+        # A log repeats its senders, its seconds and its messages: each is worked out once
+        # (caches emptied when full, so that a flood of distinct values costs no memory).
+        self._devices: dict[tuple[object, object, object], str] = {}
+        self._times: dict[tuple[object, ...], tuple[datetime | None, str | None]] = {}
+        self._messages: dict[tuple[str, str], tuple[str, Reason | None]] = {}
 
     def know(self, devices: Iterable[str]) -> None:
         """Devices the show outputs name: admitted under `known_only` too."""
@@ -140,17 +146,19 @@ class LineParser:
 
     def _device(self, row: dict[str, object], fallback_device: str) -> str:
         """The sender: origin-id or host, else the collector's host field (mapped), else the file's."""
-        host = str(row["ORIGIN"] or row["HOST"] or row["COLLECTOR_HOST"] or "").replace("\ufffd", "")
-        if host:
-            host = self.device_map.get(host.lower(), host)
-        return (device_name(host) if host else "") or fallback_device
+        key = (row["ORIGIN"], row["HOST"], row["COLLECTOR_HOST"])
+        device = self._devices.get(key)
+        if device is None:
+            host = str(key[0] or key[1] or key[2] or "").replace("\ufffd", "")
+            if host:
+                host = self.device_map.get(host.lower(), host)
+            device = _remember(self._devices, key, device_name(host) if host else "")
+        return device or fallback_device
 
     def _event(self, row: dict[str, object], number: int, device: str, reference: datetime,
                tally: Tally) -> Event:
         mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
-        message = str(row["MESSAGE"]).strip()
-        if message.endswith("]"):
-            message = _PROCESS_SUFFIX.sub("", message)
+        message, reason = self._message(mnemonic, str(row["MESSAGE"]))
         time = self._time(row, reference, tally)
         return Event(
             device=device,
@@ -158,30 +166,62 @@ class LineParser:
             facility=str(row["FACILITY"]),
             severity=int(str(row["SEVERITY"])),
             mnemonic=mnemonic,
-            message=scrub(message),
+            message=message,
             time=time,
-            reason=classify(message) if mnemonic in FAILURE_MNEMONICS else None,
+            reason=reason,
             year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
         )
 
+    def _message(self, mnemonic: str, text: str) -> tuple[str, Reason | None]:
+        """The message as kept (secrets redacted) and, for a failed communication, its reason."""
+        known = self._messages.get((mnemonic, text))
+        if known is None:
+            message = text.strip()
+            if message.endswith("]"):
+                message = _PROCESS_SUFFIX.sub("", message)
+            reason = classify(message) if mnemonic in FAILURE_MNEMONICS else None
+            known = _remember(self._messages, (mnemonic, text), (scrub(message), reason))
+        return known
+
     def _time(self, row: dict[str, object], reference: datetime, tally: Tally) -> datetime | None:
+        key = (row["ISO_TIME"], row["DATE"], row["TIME"], row["YEAR"], row["ZONE"], reference)
+        known = self._times.get(key)
+        if known is None:
+            known = _remember(self._times, key, self._read_time(row, reference))
+        if known[1] is not None:
+            tally.unknown_zones.add(known[1])
+        return known[0]
+
+    def _read_time(self, row: dict[str, object], reference: datetime) -> tuple[datetime | None, str | None]:
         """The device's own time; without a zone it is UTC (contract); without a year, the
-        latest year that does not put it in the future of `reference` (new-year rollover)."""
+        latest year that does not put it in the future of `reference` (new-year rollover).
+        With it, the zone when the time could not be read for want of knowing it."""
         try:
             if row["ISO_TIME"]:
-                return datetime.fromisoformat(str(row["ISO_TIME"]).replace("Z", "+00:00"))
+                return datetime.fromisoformat(str(row["ISO_TIME"]).replace("Z", "+00:00")), None
             if not row["DATE"]:
-                return None
+                return None, None
             zone = str(row["ZONE"] or "UTC")
             if row["YEAR"]:
-                return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones)
-            return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones)
-        except BadValueError as exc:
-            if "time zone" in str(exc):
-                tally.unknown_zones.add(str(row["ZONE"]))
-            return None  # the message still counts, without a time
+                return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones), None
+            return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones), None
+        except BadValueError as exc:  # the message still counts, without a time
+            return None, (str(row["ZONE"]) if "time zone" in str(exc) else None)
         except ValueError:
-            return None
+            return None, None
+
+
+_CACHE_ENTRIES = 4096
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(cache: dict[K, V], key: K, value: V) -> V:
+    """`value`, kept under `key`; a full cache is emptied first (memory stays bounded)."""
+    if len(cache) >= _CACHE_ENTRIES:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _without_year(day_time: str, zone: str, reference: datetime, zones: dict[str, int] | None) -> datetime | None:

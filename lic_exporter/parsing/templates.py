@@ -36,10 +36,12 @@ def templates_dir() -> Path:
 
 # A rule as the loop uses it: its compiled match, text every line it matches holds (tested
 # first: a substring test costs far less than a match that fails), its values (name, textfsm
-# Value, whether the value has options), whether its action is the plain Next (no record
-# operation), its new state.
+# Value, whether the value has options), its action (below), its new state.
 _Rule = tuple[Callable[[str], "re.Match[str] | None"], str, textfsm.TextFSMRule,
-              tuple[tuple[str, Any, bool], ...], bool, str]
+              tuple[tuple[str, Any, bool], ...], int, str]
+# The actions the loop runs itself: the plain Next, and Next.Record (every rule of the syslog
+# template); any other goes through textfsm's _Operations.
+_NEXT, _RECORD, _OTHER = 0, 1, 2
 
 
 def _parsed(regex: str) -> tuple[Any, Any]:
@@ -101,8 +103,8 @@ class FastFSM(textfsm.TextFSM):
     textfsm's own loop calls three Python functions per rule tried and looks each captured
     value up by a linear scan of all values. This loop runs the lines of a text in one method,
     over rules prepared once per template (each rule's compiled match, its values, whether its
-    action is the plain Next), so a line costs its regex matches and little else. Any action
-    other than the plain Next (Continue, Error, Record, Clear) is textfsm's own code.
+    action is the plain Next or Next.Record), so a line costs its regex matches and little else.
+    Any other action (Continue, Error, Clear, a record with Continue) is textfsm's own code.
     """
 
     _cur_state: list[textfsm.TextFSMRule]  # set by textfsm, which declares no types for these
@@ -121,8 +123,10 @@ class FastFSM(textfsm.TextFSM):
         regex = rule.regex_obj.regex
         values = tuple((name, self._by_name[name], bool(self._by_name[name].options))
                        for name in regex.groupindex if name in self._by_name)
-        plain_next = rule.line_op in ("", "Next") and rule.record_op in ("", "NoRecord")
-        return regex.match, _longest_run(rule.regex), rule, values, plain_next, rule.new_state
+        action = _OTHER
+        if rule.line_op in ("", "Next"):
+            action = {"": _NEXT, "NoRecord": _NEXT, "Record": _RECORD}.get(rule.record_op, _OTHER)
+        return regex.match, _longest_run(rule.regex), rule, values, action, rule.new_state
 
     def _ClearRecord(self) -> None:  # noqa: N802
         for value in self._plain:
@@ -164,7 +168,7 @@ class FastFSM(textfsm.TextFSM):
         not Continue matches; End or EOF stops; without an EOF state the last record is kept."""
         plan = self._plans[self._cur_state_name]
         for line in text.splitlines() if text else ():
-            for match, required, rule, values, plain_next, new_state in plan:
+            for match, required, rule, values, action, new_state in plan:
                 if required and required not in line:
                     continue
                 matched = match(line)
@@ -177,13 +181,16 @@ class FastFSM(textfsm.TextFSM):
                             value.AssignVar(found[name])
                         else:
                             value.value = found[name]
-                if plain_next or self._Operations(rule, line):
-                    if new_state:
-                        self._cur_state_name = new_state
-                        if new_state not in ("End", "EOF"):
-                            self._cur_state = self.states[new_state]
-                            plan = self._plans[new_state]
-                    break
+                if action == _RECORD:  # Next.Record, as textfsm's _Operations does it
+                    self._AppendRecord()
+                elif action != _NEXT and not self._Operations(rule, line):
+                    continue  # Continue: the next rule sees the same line
+                if new_state:
+                    self._cur_state_name = new_state
+                    if new_state not in ("End", "EOF"):
+                        self._cur_state = self.states[new_state]
+                        plan = self._plans[new_state]
+                break
             if self._cur_state_name in ("End", "EOF"):
                 break
         if self._cur_state_name != "End" and "EOF" not in self.states and eof:

@@ -191,7 +191,7 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
             capture.empty = not any(lines)
             return capture
         # Split at newlines only: a bare carriage return or form feed is not a new line.
-        numbered: Iterable[tuple[int, str]] = enumerate(_split_lines(text), 1)
+        numbered: Iterable[tuple[int, str | list[str]]] = enumerate(_split_lines(text), 1)
     else:
         handle.seek(0)
         first = handle.read(NUL_CHECK_BYTES)
@@ -199,7 +199,8 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
         if not transcript:
             _refuse_binary(first)
         handle.seek(0)
-        numbered = _stream(handle, capture.undecodable_lines, drop_nul=transcript)
+        numbered = (_stream(handle, capture.undecodable_lines, drop_nul=True) if transcript
+                    else _stream_blocks(handle, capture.undecodable_lines))
     _split(numbered, capture, wanted)
     return capture
 
@@ -241,36 +242,102 @@ def _stream(handle: BinaryIO, undecodable: list[int], drop_nul: bool = False) ->
         yield number, _decode(raw, number, undecodable)
 
 
-def _split(numbered: Iterable[tuple[int, str]], capture: Capture, wanted: Callable[[str], bool]) -> None:
+def _stream_blocks(handle: BinaryIO, undecodable: list[int]) -> Iterator[tuple[int, str | list[str]]]:
+    """A large file that is no transcript, a block of whole lines at a time: a block with
+    nothing to clean and no prompt (as _is_plain judges a whole file) comes as one run of
+    lines, (its first line's number, [lines]); any other block line by line, as _stream does."""
+    number = 1
+    while block := handle.read(WHOLE_FILE_BYTES) + handle.readline():
+        nul = block.find(b"\x00")
+        if nul >= 0:
+            raise CaptureError(number + block.count(b"\n", 0, nul),
+                               "binary content (NUL bytes): not a saved CLI output")
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:  # rare: the lines at fault found one by one
+            raws = block.split(b"\n")
+            if raws[-1] == b"":
+                raws.pop()
+            lines = [_decode(raw, number + offset, undecodable) for offset, raw in enumerate(raws)]
+        else:
+            lines = _split_lines(text)
+            if max(map(len, lines), default=0) > 4 * MAX_LINE_CHARS:  # what is read of a line at most
+                lines = [line[:4 * MAX_LINE_CHARS] for line in lines]
+                text = "\n".join(lines)
+            if _is_plain(text):
+                yield number, lines
+                number += len(lines)
+                continue
+            if number == 1 and lines:
+                lines[0] = lines[0].removeprefix("\ufeff")
+        yield from enumerate(lines, number)
+        number += len(lines)
+
+
+def _split(numbered: Iterable[tuple[int, str | list[str]]], capture: Capture, wanted: Callable[[str], bool]) -> None:
     """Clean each line and cut the stream at prompt lines: the ones a collector's header lists,
     or else every line shaped like a prompt."""
-    current = Section(command=None, host=None, first_line=1)
-    marked: frozenset[int] | None = None
+    splitter = _Splitter(capture, wanted)
     for number, raw in numbered:
-        line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS], pager=marked is None), number)
+        if isinstance(raw, str):
+            splitter.line(number, raw)
+        else:
+            splitter.plain_run(number, raw)
+    capture.sections.append(splitter.current)
+
+
+class _Splitter:
+    """The section being filled as lines come, and whether a collector's header marked the prompts."""
+
+    def __init__(self, capture: Capture, wanted: Callable[[str], bool]):
+        self.capture = capture
+        self.wanted = wanted
+        self.current = Section(command=None, host=None, first_line=1)
+        self.marked: frozenset[int] | None = None
+
+    def line(self, number: int, raw: str) -> None:
+        capture, current = self.capture, self.current
+        line = capture.bounded(clean_line(raw[:4 * MAX_LINE_CHARS], pager=self.marked is None), number)
         if number == 1 and (header := TRANSCRIPT_HEADER.match(line)):
             capture.device = device_name(header["device"]) or None
-            marked = header_prompt_lines(line)
-            continue
+            self.marked = header_prompt_lines(line)
+            return
         if capture.empty and line:
             capture.empty = False
-        if marked is None:
+        if self.marked is None:
             prompt = PROMPT_LINE.match(line) if ("#" in line or ">" in line) else None
         else:
-            prompt = (PROMPT_LINE.match(line) or _MARKED_PROMPT.match(line)) if number in marked else None
+            prompt = (PROMPT_LINE.match(line) or _MARKED_PROMPT.match(line)) if number in self.marked else None
         if prompt:
             current.closed = True
             capture.sections.append(current)
             command = _typed_command(line[:prompt.start("command")], prompt["command"])
-            current = Section(command, prompt["host"], number + 1)
-            current.skip = command is not None and not wanted(command)
-            continue
+            self.current = Section(command, prompt["host"], number + 1)
+            self.current.skip = command is not None and not self.wanted(command)
+            return
         when = _header_time(line, current, capture, number)
         if when is not None:
             current.captured_at = current.captured_at or when
             capture.printed_time = capture.printed_time or when
         current.add("" if line.startswith(_EXEC_HEADERS) else line)
-    capture.sections.append(current)
+
+    def plain_run(self, number: int, lines: list[str]) -> None:
+        """Lines with nothing to clean but trailing blanks, and no prompt among them: added
+        at once (a `show clock` section reads its lines one by one for the time)."""
+        if self.current.is_clock:
+            for offset, raw in enumerate(lines):
+                self.line(number + offset, raw)
+            return
+        kept = [line.rstrip() for line in lines]
+        if max(map(len, kept), default=0) > MAX_LINE_CHARS:  # rare: checked in C first
+            kept = [self.capture.bounded(line, number + offset) for offset, line in enumerate(kept)]
+        if self.capture.empty and any(kept):
+            self.capture.empty = False
+        section = self.current
+        if not section.skip:
+            room = MAX_SECTION_LINES - len(section.lines)
+            section.lines.extend(kept[:room])
+            section.overflow = section.overflow or len(kept) > room
 
 
 def _typed_command(prompt: str, typed: str) -> str | None:
