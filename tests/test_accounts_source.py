@@ -492,3 +492,25 @@ def test_a_fresh_snapshot_is_not_polled_at_start(tmp_path: Path) -> None:
     assert fresh.requests == [] and stale.count("/licenses") == 2
     due = statuses["fresh"].next_due
     assert due is not None and due - (out / "fresh.accounts.json").stat().st_mtime >= MIN_GAP * config.poll_interval
+
+
+def test_a_reload_returns_once_the_loop_has_taken_the_new_sources(tmp_path: Path) -> None:
+    # The reload's rescan assembles the page next: a source removed must be gone from the
+    # statuses by then, not some moment later when the loop gets to it.
+    out = tmp_path / "out"
+    out.mkdir()
+    id_file, secret_file = secret_files(tmp_path / "secrets")
+    for name in ("kept", "removed"):
+        (out / f"{name}.accounts.json").write_text("{}")  # fresh: neither is polled meanwhile
+    with cssm() as kept, cssm() as removed:
+        entries = {"kept": cssm_entry(kept, id_file, secret_file), "removed": cssm_entry(removed, id_file, secret_file)}
+        loop = AccountsLoop(config_for(tmp_path, entries), out, seed=1)
+        loop.start()
+        try:
+            assert [status.source for status in loop.statuses()] == ["kept", "removed"]
+            del entries["removed"]
+            assert loop.reload(config_for(tmp_path, entries)) is True
+            assert [status.source for status in loop.statuses()] == ["kept"]
+        finally:
+            assert loop.stop()
+    assert kept.requests == [] and removed.requests == []

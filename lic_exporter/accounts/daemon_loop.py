@@ -26,6 +26,7 @@ from lic_exporter.accounts.settings import AccountsConfig
 
 log = logging.getLogger("lic_exporter.accounts")
 STOP_SECONDS = 3.0
+APPLY_SECONDS = 5.0  # a reload waits this long for the loop to take a new configuration
 
 
 class AccountsLoop:
@@ -61,9 +62,21 @@ class AccountsLoop:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def reload(self, config: AccountsConfig) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._apply, config)
+    def reload(self, config: AccountsConfig, timeout: float = APPLY_SECONDS) -> bool:
+        """Hand the loop a new configuration and wait (up to `timeout`) until it applies it, so
+        that the page the reload assembles next shows the new sources; whether it did in time."""
+        if self._loop is None:
+            return False
+        applied = threading.Event()
+
+        def apply() -> None:
+            try:
+                self._apply(config)
+            finally:
+                applied.set()
+
+        self._loop.call_soon_threadsafe(apply)
+        return applied.wait(timeout)
 
     def statuses(self) -> list[AccountStatus]:
         """A copy of every configured source's status, safe to render while polling goes on."""

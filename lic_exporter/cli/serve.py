@@ -230,6 +230,7 @@ def _reload(collection: CollectLoop | None, accounts: AccountsLoop | None, args:
         log.warning("%s: %s", args.config_file, warning)
     if collection is not None:
         collection.reload(config)
-    if accounts is not None:
-        accounts.reload(_this_shard(sources, args))
+    if accounts is not None and not accounts.reload(_this_shard(sources, args)):
+        log.warning("account sources: the polling loop has not taken the new configuration yet; "
+                    "the page shows it from its next change")
     return None
