@@ -183,12 +183,8 @@ def read_capture(path: Path, wanted: Callable[[str], bool] = lambda command: Tru
         _refuse_binary(data)
         text = _decode_whole(data, capture.undecodable_lines)
         if _is_plain(text):  # one prompt-less output with nothing to clean: the fast path
-            lines = _split_lines(text)
-            if max(map(len, lines), default=0) > MAX_LINE_CHARS:  # rare: checked in C first
-                lines = [capture.bounded(line, n) for n, line in enumerate(lines, 1)]
-            lines = [line.rstrip() for line in lines]
+            lines = _plain_lines(_split_lines(text), 1, capture)
             capture.sections.append(Section(None, None, 1, lines))
-            capture.empty = not any(lines)
             return capture
         # Split at newlines only: a bare carriage return or form feed is not a new line.
         numbered: Iterable[tuple[int, str | list[str]]] = enumerate(_split_lines(text), 1)
@@ -328,16 +324,23 @@ class _Splitter:
             for offset, raw in enumerate(lines):
                 self.line(number + offset, raw)
             return
-        kept = [line.rstrip() for line in lines]
-        if max(map(len, kept), default=0) > MAX_LINE_CHARS:  # rare: checked in C first
-            kept = [self.capture.bounded(line, number + offset) for offset, line in enumerate(kept)]
-        if self.capture.empty and any(kept):
-            self.capture.empty = False
+        kept = _plain_lines(lines, number, self.capture)
         section = self.current
         if not section.skip:
             room = MAX_SECTION_LINES - len(section.lines)
             section.lines.extend(kept[:room])
             section.overflow = section.overflow or len(kept) > room
+
+
+def _plain_lines(lines: list[str], number: int, capture: Capture) -> list[str]:
+    """Lines with nothing to clean, as kept: trailing blanks dropped, over-long ones bounded
+    (counted on `capture`, the first being line `number`); any with text makes it non-empty."""
+    if max(map(len, lines), default=0) > MAX_LINE_CHARS:  # rare: checked in C first
+        lines = [capture.bounded(line, line_number) for line_number, line in enumerate(lines, number)]
+    kept = [line.rstrip() for line in lines]
+    if capture.empty and any(kept):
+        capture.empty = False
+    return kept
 
 
 def _typed_command(prompt: str, typed: str) -> str | None:
