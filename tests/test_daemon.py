@@ -125,7 +125,7 @@ def test_gzip_head_finishes_one_member_per_tail() -> None:
     from lic_exporter.daemon.gzip_head import GzipHead
 
     page = (SHOW_FIXTURES / "communication_failed.txt").read_bytes() * 50
-    head = GzipHead(page)
+    head = GzipHead.of(page)
     tails = [f"process_open_fds {n}\n".encode() * (n % 7) for n in range(64)]
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda tail: head.prefix + head.finish(tail), tails))
@@ -133,19 +133,56 @@ def test_gzip_head_finishes_one_member_per_tail() -> None:
     assert len(head.prefix) < len(page) / 5  # compressed, not stored
 
 
+def test_columns_added_in_any_order_end_as_one_member_in_column_order() -> None:
+    """The daemon writes its page device by device but the page reads family by family: pieces
+    added to the columns in any interleaving come out as one gzip member of the columns in
+    order (each column's pieces in the order given), finished with any tail, and inflate back
+    to that text in bounded pieces."""
+    import random
+
+    from lic_exporter.daemon.gzip_head import Columns
+
+    rng = random.Random(7)
+    columns, expected = Columns(4), [[] for _ in range(4)]
+    for number in range(30_000):  # some 1.3 MB: each column is compressed in several batches
+        column = rng.randrange(4)
+        piece = f'family_{column}{{device="n9k-{number:06d}"}} {rng.random()}\n'.encode() if number % 9 else b""
+        columns.add(column, piece)
+        expected[column].append(piece)
+    head = columns.head()
+    text = b"".join(b"".join(pieces) for pieces in expected)
+    assert one_gzip_member(head.prefix + head.finish(b"# tail\n")) == text + b"# tail\n"
+    assert one_gzip_member(head.prefix + head.finish(b"")) == text
+    pieces = list(head.text_pieces(4096))
+    assert b"".join(pieces) == text and head.length == len(text) and max(map(len, pieces)) <= 4096
+    assert len(head.prefix) < len(text) / 3
+
+
+@pytest.mark.parametrize("length", [0, 1, 4095, 65536, 65537, 200_003])
+def test_crc32_of_two_parts_combines_to_the_crc32_of_the_whole(length: int) -> None:
+    import random
+
+    from lic_exporter.daemon.gzip_head import crc32_combine
+
+    first, second = random.Random(length).randbytes(97), random.Random(-length).randbytes(length)
+    assert crc32_combine(zlib.crc32(first), zlib.crc32(second), length) == zlib.crc32(first + second)
+
+
 def test_each_page_is_compressed_once_when_rendered() -> None:
     """A page carries its text compressed in the thread that assembled it: a scrape only
     finishes that gzip member with its tail, and two tails never disturb each other."""
     from lic_exporter.daemon.page import assemble
-    from lic_exporter.exposition.metrics import ExporterStats
+    from lic_exporter.exposition.metrics import ExporterStats, exposition
     from lic_exporter.parsing.syslog_tally import Tally
 
-    page = assemble([], [], ExporterStats(files_ok=3), Tally(), datetime(2026, 12, 2, tzinfo=UTC), None)
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    page = assemble([], [], ExporterStats(files_ok=3), Tally(), now, None)
+    text = exposition([], Tally(), ExporterStats(files_ok=3), now)  # the one-shot path's page
     first = one_gzip_member(page.gzip.prefix + page.gzip.finish(b"# one\n"))
     second = one_gzip_member(page.gzip.prefix + page.gzip.finish(b"# two\n"))
-    assert first == page.text + b"# one\n" and second == page.text + b"# two\n"
-    assert b'lic_exporter_files{state="ok"} 3' in page.text
-    assert one_gzip_member(page.gzipped) == page.text
+    assert first == text + b"# one\n" and second == text + b"# two\n"
+    assert b'lic_exporter_files{state="ok"} 3' in text
+    assert one_gzip_member(page.gzipped) == text == page.text
 
 
 def test_prometheus_scrapes_the_gzip_page(daemon, tmp_path: Path) -> None:

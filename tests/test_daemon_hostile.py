@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from lic_exporter.daemon import page as page_module
 from lic_exporter.daemon import state as state_module
 from lic_exporter.daemon.state import ExporterState
@@ -30,6 +32,33 @@ def _watching(folder: Path, settle_seconds: float = SETTLE_SECONDS) -> FolderWat
 
 def _page(watcher: FolderWatcher) -> str:
     return watcher.page().text.decode()
+
+
+def test_workers_that_cannot_be_forked_ahead_of_the_scan_do_not_stop_it(tmp_path: Path, monkeypatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The initial scan's workers are forked before the folders are watched; should that fail
+    (no processes or memory left), the daemon still scans, becomes ready and follows changes."""
+    import errno
+    from contextlib import contextmanager
+
+    from lic_exporter.daemon import watcher as watcher_module
+
+    @contextmanager
+    def no_fork(parser: Parser, jobs: int):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        yield None
+
+    monkeypatch.setattr(watcher_module, "worker_pool", no_fork)
+    (tmp_path / "a.txt").write_text(EVAL)
+    exporter = _watching(tmp_path, settle_seconds=0.2)
+    exporter.start()
+    try:
+        assert exporter.is_ready() and 'device="n9k-eval-01"' in _page(exporter)
+        assert "cannot start the initial scan's worker processes ahead of it" in caplog.text
+        (tmp_path / "b.txt").write_text((SHOW_FIXTURES / "communication_failed.txt").read_text())
+        wait_for(lambda: 'device="n9k-spine-01"' in _page(exporter), timeout=10)
+    finally:
+        exporter.stop()
 
 
 def test_a_huge_number_neither_blocks_readiness_nor_stops_later_changes(tmp_path: Path) -> None:
@@ -85,7 +114,7 @@ def test_a_failing_render_keeps_the_last_page(tmp_path: Path, monkeypatch) -> No
     exporter.start()
     try:
         before = exporter.page()
-        monkeypatch.setattr(page_module, "exposition", lambda *args, **kwargs: 1 / 0)
+        monkeypatch.setattr(page_module, "page_tail", lambda *args, **kwargs: 1 / 0)
         exporter.state.render()
         assert exporter.page() is before and b"n9k-eval-01" in before.text
     finally:

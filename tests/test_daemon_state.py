@@ -4,7 +4,7 @@ page rendered for a fixed time. No threads, no folders watched."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +31,25 @@ def parsed(tmp_path: Path, name: str, text: str) -> FileResult:
     path = tmp_path / name
     path.write_text(text)
     return Parser(jobs=1).parse_file(path, explicit=False, syslog_events=False)
+
+
+def test_a_device_text_is_kept_packed_small_and_unpacks_whole() -> None:
+    """Every fixture's devices: the packed text gives back the text byte for byte, in a
+    fraction of its size (most of a fleet's memory in the daemon is this text)."""
+    from lic_exporter.analysis.views import device_views
+    from lic_exporter.daemon.digest import pack_text
+    from lic_exporter.exposition.metrics import device_text
+
+    parser = Parser(jobs=1)
+    records = [record for path in sorted(SHOW_FIXTURES.glob("*.txt"))
+               for record in parser.parse_file(path, explicit=False, syslog_events=False).records]
+    texts = [device_text(view) for view in device_views(records)]
+    assert len(texts) > 10
+    for text in texts:
+        packed = pack_text(text)
+        assert (packed.device, packed.chunks) == (text.device, text.chunks)
+    raw = sum(len(b"".join(text.chunks)) for text in texts)
+    assert sum(len(pack_text(text).packed) for text in texts) < raw / 3
 
 
 def test_applied_file_is_on_the_page_with_day_counts_for_the_clock(tmp_path: Path) -> None:
@@ -158,3 +177,89 @@ def test_a_parsed_file_is_logged_at_debug_not_info(tmp_path: Path, caplog: pytes
         state.apply(parsed(tmp_path, "a.txt", EVAL))
     lines = [record for record in caplog.records if "parsed, 1 record(s)" in record.getMessage()]
     assert [record.levelno for record in lines] == [logging.DEBUG]
+
+
+def test_workers_forked_in_advance_digest_as_those_forked_when_needed(tmp_path: Path) -> None:
+    """The initial scan forks its workers before the folders are watched (worker_pool): they
+    are all there before the first file is handed over, and what comes back is what workers
+    forked at the scan, or no workers at all, give."""
+    import multiprocessing
+
+    from lic_exporter.daemon.digest import unpack
+    from lic_exporter.daemon.state import digest
+    from lic_exporter.parsing.walk import PARALLEL_MIN_FILES, prepare_found, walk, worker_pool
+
+    texts = [(SHOW_FIXTURES / name).read_text() for name in ("eval_mode.txt", "communication_failed.txt")]
+    for number in range(PARALLEL_MIN_FILES + 20):  # enough files for workers
+        (tmp_path / f"n9k-{number:04d}_show_license_status.txt").write_text(texts[number % 2])
+    parser = Parser(jobs=2)
+    found = list(walk([tmp_path]))
+
+    def kept(digests: list) -> list:
+        return [(made.result.path, made.devices, unpack(made.packed), {name: drawing.text.chunks for name, drawing
+                                                                       in made.drawings.items()}) for made in digests]
+
+    before = len(multiprocessing.active_children())
+    with worker_pool(parser, 2) as pool:
+        assert pool is not None and len(multiprocessing.active_children()) == before + 2
+        in_advance = kept(list(prepare_found(parser, found, digest, jobs=2, pool=pool)))
+    when_needed = kept(list(prepare_found(parser, found, digest, jobs=2)))
+    alone = kept(list(prepare_found(replace(parser, jobs=1), found, digest, jobs=1)))
+    assert len(in_advance) == PARALLEL_MIN_FILES + 20
+    assert in_advance == when_needed == alone
+    with worker_pool(parser, 1) as none:
+        assert none is None
+
+
+def test_freed_memory_is_handed_back_where_the_c_library_can() -> None:
+    """glibc (this machine's C library) has malloc_trim: the daemon trims after each scan."""
+    import os
+
+    from lic_exporter.daemon.heap import release_freed
+
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (ValueError, OSError):
+        glibc = False
+    assert release_freed() is glibc
+
+
+def test_the_daemon_page_holds_the_device_families_the_one_shot_page_does(tmp_path: Path) -> None:
+    """Every fixture, one file each, day counts on: the daemon's page (assembled family by
+    family from each device's packed text) carries the device families byte for byte as
+    `parse --format prometheus` writes them from the same records."""
+    from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
+    from lic_exporter.parsing.results import newest_captures
+
+    parser = Parser(jobs=1)
+    state = ExporterState(clock=lambda: NOW, deadline_days=True)
+    records = []
+    for path in sorted(SHOW_FIXTURES.glob("*.txt")):
+        result = parser.parse_file(path, explicit=False, syslog_events=False)
+        records.extend(result.records)
+        state.apply(result)
+    state.render()
+    one_shot = exposition(devices_text(newest_captures(records)), Tally(), ExporterStats(), NOW, deadline_days=True)
+    tail = b"# HELP cisco_smartlic_problem "
+    assert one_shot.count(b'cisco_smartlic_deadline_days{device="') > 10
+    assert state.page().text.partition(tail)[0] == one_shot.partition(tail)[0]
+
+
+def test_the_files_naming_a_device_are_held_in_path_order_as_they_come_and_go() -> None:
+    from lic_exporter.daemon.state import DeviceFiles
+
+    files = DeviceFiles()
+    assert files.paths("sw1") == []
+    files.add("sw1", "/b")
+    files.add("sw1", "/b")
+    assert files.paths("sw1") == ["/b"]
+    files.add("sw1", "/a")
+    files.add("sw2", "/a")
+    assert files.paths("sw1") == ["/a", "/b"] and files.paths("sw2") == ["/a"]
+    files.discard("sw1", "/b")
+    assert files.paths("sw1") == ["/a"]
+    files.discard("sw1", "/c")  # never named it
+    files.discard("sw1", "/a")
+    assert files.paths("sw1") == [] and files.paths("sw2") == ["/a"]
+    files.add("sw1", "/c")
+    assert files.paths("sw1") == ["/c"]

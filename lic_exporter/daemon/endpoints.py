@@ -9,7 +9,7 @@ import io
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Protocol, runtime_checkable
@@ -50,12 +50,20 @@ class PageSource(Protocol):
     def is_ready(self) -> bool: ...
 
 
+@dataclass(frozen=True)
+class Body:
+    """An answer's body as the pieces it is sent in, made as they are sent, and its length."""
+
+    pieces: Iterable[bytes]
+    length: int
+
+
 @runtime_checkable
 class LiveSource(PageSource, Protocol):
     """The daemon's page source (daemon.scrape.DaemonSource): it finishes each /metrics answer
     itself (the page, then what is read at the scrape), and may reload on POST /-/reload."""
 
-    def metrics(self, gzipped: bool) -> Sequence[bytes]: ...
+    def metrics(self, gzipped: bool) -> Body: ...
 
     @property
     def lifecycle_enabled(self) -> bool: ...
@@ -206,26 +214,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         gzipped = accepts_gzip(self.headers.get("Accept-Encoding", ""))
         if isinstance(source, LiveSource):
-            body: Sequence[bytes] = source.metrics(gzipped)
+            body: Body | Sequence[bytes] = source.metrics(gzipped)
         else:
             page = source.page()
             body = (page.gzipped if gzipped else page.text,)
         self._send(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip"} if gzipped else None)
 
-    def _send(self, status: int, body: bytes | Sequence[bytes], content_type: str = "text/plain; charset=utf-8",
-              extra: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes | Sequence[bytes] | Body,
+              content_type: str = "text/plain; charset=utf-8", extra: dict[str, str] | None = None) -> None:
         """`body` whole, or in pieces sent one after the other."""
-        pieces = (body,) if isinstance(body, bytes) else body
+        if not isinstance(body, Body):
+            whole = (body,) if isinstance(body, bytes) else body
+            body = Body(whole, sum(len(piece) for piece in whole))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(sum(len(piece) for piece in pieces)))
+        self.send_header("Content-Length", str(body.length))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         if self.command == "POST":
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            for block in batches(pieces):  # a fleet's page is many small pieces: a write each would crawl
+            for block in batches(body.pieces):  # a fleet's page is many small pieces: a write each would crawl
                 self.wfile.write(block)
 
     do_HEAD = do_GET  # noqa: N815

@@ -6,12 +6,14 @@ text); and the reload that POST /-/reload asks for.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
+from lic_exporter.daemon.endpoints import Body
 from lic_exporter.daemon.page import Page
 
 log = logging.getLogger("lic_exporter")
@@ -53,13 +55,15 @@ class DaemonSource:
     def is_ready(self) -> bool:
         return self._pages.is_ready()
 
-    def metrics(self, gzipped: bool) -> tuple[bytes, ...]:
-        """The /metrics body, in pieces sent one after the other (the page is not copied)."""
+    def metrics(self, gzipped: bool) -> Body:
+        """The /metrics body, in pieces sent one after the other (the page is not copied; without
+        gzip, it is inflated as it is sent)."""
         tail = self._process_text()
-        if not gzipped:
-            return *self._pages.page().pieces, tail
         head = self._pages.page().gzip
-        return head.prefix, head.finish(tail)
+        if not gzipped:
+            return Body(itertools.chain(head.text_pieces(), (tail,)), head.length + len(tail))
+        finished = head.finish(tail)
+        return Body((head.prefix, finished), len(head.prefix) + len(finished))
 
     @property
     def lifecycle_enabled(self) -> bool:

@@ -30,11 +30,11 @@ from datetime import UTC, datetime
 from lic_exporter.analysis.diagnose import Facts, facts_of
 from lic_exporter.analysis.views import device_views
 from lic_exporter.daemon.about import About
-from lic_exporter.daemon.digest import Digest, Drawing, pack, unpack
+from lic_exporter.daemon.digest import Digest, Drawing, PackedText, pack, pack_text, unpack
 from lic_exporter.daemon.page import EMPTY_PAGE, Page, assemble
 from lic_exporter.exposition.account_metrics import AccountPollStatus
 from lic_exporter.exposition.landing import MAX_UNREADABLE, starting_page
-from lic_exporter.exposition.metrics import CollectStatus, DeviceText, ExporterStats, device_text
+from lic_exporter.exposition.metrics import CollectStatus, ExporterStats, device_text
 from lic_exporter.model.accounts import AccountRecord
 from lic_exporter.model.records import Record
 from lic_exporter.parsing.accounts import newest_accounts
@@ -53,7 +53,7 @@ def digest(result: FileResult) -> Digest:
     """The file as the state keeps it, made in the process that parsed it (a worker of the
     initial scan inherits this module, and whatever a test planted in it)."""
     records = result.records
-    devices = frozenset(record.device for record in records)
+    devices = tuple(sorted({record.device for record in records}))
     try:
         drawings, error = draw(newest_captures(records)), None
     except Exception as exc:  # raised again where the file is applied: it costs that file only
@@ -64,13 +64,13 @@ def digest(result: FileResult) -> Digest:
 
 def draw(records: Iterable[Record]) -> dict[str, Drawing]:
     """Each device of `records` (the newest captures already chosen), drawn."""
-    return {view.device: Drawing(device_text(view), facts_of(view)) for view in device_views(records)}
+    return {view.device: Drawing(pack_text(device_text(view)), facts_of(view)) for view in device_views(records)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileState:
     packed: bytes  # the last good records, packed (kept while the file is broken; digest.unpack)
-    devices: frozenset[str]
+    devices: tuple[str, ...]  # sorted (a tuple: a fleet of one-device files holds 100,000)
     ok: bool
     problem: str | None = None
     accounts: tuple[AccountRecord, ...] = ()  # an account snapshot's last good record
@@ -92,8 +92,8 @@ class ExporterState:
                  syslog_patterns: Callable[[], Mapping[str, int]] | None = None,
                  account_status: Callable[[], Iterable[AccountPollStatus]] | None = None):
         self.files: dict[str, FileState] = {}
-        self.device_files: dict[str, set[str]] = {}
-        self.devices: dict[str, DeviceText] = {}
+        self.device_files = DeviceFiles()
+        self.devices: dict[str, PackedText] = {}
         self.facts: dict[str, Facts] = {}  # what diagnose looks at, per device
         self.parse_errors = 0
         self.unreadable = UnreadablePaths()
@@ -156,10 +156,10 @@ class ExporterState:
                 log.debug("%s: parsed, %d record(s)", path, made.records + len(result.accounts))  # summary: info
             else:  # keep the last good records of a file that broke
                 kept = before.packed if before else b""
-                state = FileState(kept, before.devices if before else frozenset(), False, str(result.issues[0]),
+                state = FileState(kept, before.devices if before else (), False, str(result.issues[0]),
                                   before.accounts if before else ())
             self.files[path] = state
-            self._reindex(path, before.devices if before else frozenset(), state.devices, drawings)
+            self._reindex(path, before.devices if before else (), state.devices, drawings)
 
     def forget(self, path: str) -> None:
         """A file is gone: its devices' series go with it (unless other files name them)."""
@@ -182,7 +182,7 @@ class ExporterState:
             self.parse_errors += 1
             before = self.files.get(path)
             self.files[path] = FileState(before.packed if before else b"",
-                                         before.devices if before else frozenset(), False, "internal error",
+                                         before.devices if before else (), False, "internal error",
                                          before.accounts if before else ())
 
     def paths_under(self, folder: str) -> list[str]:
@@ -196,27 +196,26 @@ class ExporterState:
         state = self.files.pop(path, None)
         if state is not None:
             log.debug("%s: gone, its series go with it", path)
-            self._reindex(path, state.devices, frozenset())
+            self._reindex(path, state.devices, ())
 
-    def _reindex(self, path: str, old: frozenset[str], new: frozenset[str],
+    def _reindex(self, path: str, old: tuple[str, ...], new: tuple[str, ...],
                  drawings: Mapping[str, Drawing] | None = None) -> None:
         if self._know_devices is not None:
             self._know_devices(new)
-        for device in old - new:
-            self.device_files.get(device, set()).discard(path)
+        for device in set(old) - set(new):
+            self.device_files.discard(device, path)
         for device in new:
-            self.device_files.setdefault(device, set()).add(path)
-        for device in old | new:
-            paths = self.device_files.get(device) or set()
+            self.device_files.add(device, path)
+        for device in set(old) | set(new):
+            paths = self.device_files.paths(device)
             # A device this file alone names is as the file drew it.
             drawing = drawings.get(device) if drawings and len(paths) == 1 else None
-            drawing = drawing or (_drawn(device, [self.files[path] for path in sorted(paths)]) if paths else None)
+            drawing = drawing or (_drawn(device, [self.files[path] for path in paths]) if paths else None)
             if drawing is not None:
                 self.devices[device], self.facts[device] = drawing.text, drawing.facts
             else:
                 self.devices.pop(device, None)
                 self.facts.pop(device, None)
-                self.device_files.pop(device, None)
 
     # --- the page ------------------------------------------------------------------------------
 
@@ -234,8 +233,9 @@ class ExporterState:
 
     def _render(self) -> None:
         with self._lock:
-            devices = [self.devices[name] for name in sorted(self.devices)]
-            facts = list(self.facts.values())
+            names = sorted(self.devices)
+            devices = [self.devices[name] for name in names]
+            facts = [self.facts[name] for name in names]
             problems = _problems(self.files)
             errors = len(problems)
             files, parse_errors = len(self.files), self.parse_errors
@@ -252,6 +252,38 @@ class ExporterState:
         polls = self._account_status() if self._account_status is not None else None
         self._page = assemble(devices, facts, stats, tally, self._clock(), collect, deadline_days=self._deadline_days,
                               header=header, accounts=accounts, account_polls=polls)
+
+
+class DeviceFiles:
+    """The files that name each device, in path order: a path alone is held as itself (the usual
+    fleet, one capture per switch, would otherwise hold a set per device), several as a set."""
+
+    def __init__(self) -> None:
+        self._paths: dict[str, str | set[str]] = {}
+
+    def add(self, device: str, path: str) -> None:
+        held = self._paths.get(device)
+        if held is None or held == path:
+            self._paths[device] = path
+        elif isinstance(held, str):
+            self._paths[device] = {held, path}
+        else:
+            held.add(path)
+
+    def discard(self, device: str, path: str) -> None:
+        held = self._paths.get(device)
+        if held == path:
+            del self._paths[device]
+        elif isinstance(held, set):
+            held.discard(path)
+            if len(held) == 1:
+                self._paths[device] = held.pop()
+
+    def paths(self, device: str) -> list[str]:
+        held = self._paths.get(device)
+        if held is None:
+            return []
+        return [held] if isinstance(held, str) else sorted(held)
 
 
 class UnreadablePaths:

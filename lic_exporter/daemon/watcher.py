@@ -17,13 +17,16 @@ folder unreadable when it was watched has no watch to tell), and so are the --sy
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 
@@ -33,13 +36,14 @@ from watchdog.observers.api import BaseObserver
 from lic_exporter.daemon.events import FolderEvents
 from lic_exporter.daemon.follower import SyslogFollower
 from lic_exporter.daemon.follower import watch as watch_syslog
+from lic_exporter.daemon.heap import release_freed
 from lic_exporter.daemon.page import Page
 from lic_exporter.daemon.pending import PendingChanges
 from lic_exporter.daemon.roots import WatchedRoots
 from lic_exporter.daemon.state import ExporterState, digest
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.results import read_issue
-from lic_exporter.parsing.walk import Found, prepare_found, walk
+from lic_exporter.parsing.walk import Found, prepare_found, walk, worker_pool
 
 log = logging.getLogger("lic_exporter")
 SETTLE_SECONDS = 1.0  # writes come in bursts: parse a file once it has been quiet this long
@@ -85,11 +89,12 @@ class FolderWatcher:
         self.roots.watch(self._observer, self._events)
         if self.follower is not None:
             watch_syslog(self.follower, self._observer)
-        self._observer.start()  # events during the scan are kept and handled after it
-        try:
-            self.rescan("initial")
-        except Exception:  # never 503 forever: serve what was read, go on following changes
-            log.exception("the initial scan failed part-way; serving what it read")
+        with _scan_workers(self.parser) as pool:
+            self._observer.start()  # events during the scan are kept and handled after it
+            try:
+                self.rescan("initial", pool)
+            except Exception:  # never 503 forever: serve what was read, go on following changes
+                log.exception("the initial scan failed part-way; serving what it read")
         for target in (self._settle_loop, self._refresh_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
             thread.start()
@@ -139,21 +144,24 @@ class FolderWatcher:
                 self.roots.watch_again(self._observer, self._events, folder)
         self.mark_tree(folder)
 
-    def rescan(self, reason: str = "reload") -> None:
-        """Parse every file under the watched folders again (start, SIGHUP); forget files
-        that are gone. One summary line at info: each file's own lines are debug (or warnings)."""
+    def rescan(self, reason: str = "reload", pool: ProcessPoolExecutor | None = None) -> None:
+        """Parse every file under the watched folders again (start, SIGHUP; `pool`: workers
+        forked for it); forget files that are gone. One summary line at info: each file's own
+        lines are debug (or warnings)."""
         begun = time.monotonic()
         found = list(walk(self.roots.folders))
         self.state.keep_only({str(item.path) for item in found if item.error is None})
         self.state.unreadable.replace_folders(None, _unlisted(found))
         files = [item for item in found if item.error is None]
         # Each file is digested where it was parsed (in the workers, when there are many).
-        for made in prepare_found(self.parser, files, digest, jobs=self.parser.jobs, syslog_events=False):
+        for made in prepare_found(self.parser, files, digest, jobs=self.parser.jobs, syslog_events=False,
+                                  pool=pool):
             self._guarded(made.result.path, partial(self.state.apply, made))
         _look_at_syslog(self.follower, self.state)
         if self.follower is not None:
             self.follower.poll()
         self.state.render()
+        release_freed()  # the walk's and the workers' leftovers, freed between what is kept
         self._summary(reason, time.monotonic() - begun)
 
     def _summary(self, reason: str, seconds: float) -> None:
@@ -219,6 +227,21 @@ class FolderWatcher:
             self.folder_changed(folder)  # itself, unreadable when it was watched, has no watch at all
         if time.monotonic() - self.state.page().rendered_at >= DAYS_REFRESH_SECONDS:
             self.state.render()
+
+@contextlib.contextmanager
+def _scan_workers(parser: Parser) -> Iterator[ProcessPoolExecutor | None]:
+    """The initial scan's workers, forked before the folders are watched: what a forked worker
+    inherits, it costs. None if they cannot be forked now (the scan forks its own, or fails and
+    serves what it read, as a failed scan does)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            pool = stack.enter_context(worker_pool(parser, parser.jobs))
+        except (OSError, BrokenProcessPool) as exc:
+            log.warning("cannot start the initial scan's worker processes ahead of it (%s); the scan starts its own",
+                        exc)
+            pool = None
+        yield pool
+
 
 def _look_at_syslog(follower: SyslogFollower | None, state: ExporterState) -> bool:
     """Note the --syslog files that exist but cannot be read now (the follower skips them);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -234,7 +235,7 @@ def as_diagnosis(findings: Sequence[Finding], color: bool) -> str:
 
 def findings_json(findings: Sequence[Finding], issues: Sequence[ParseIssue]) -> str:
     document = {
-        "findings": [{**vars(f), "deadline": f.deadline.isoformat() if f.deadline else None} for f in findings],
+        "findings": [{**asdict(f), "deadline": f.deadline.isoformat() if f.deadline else None} for f in findings],
         "errors": [issue.as_json() for issue in issues],
     }
     return json.dumps(document, indent=2)

@@ -3,7 +3,7 @@
 Pure: the same records, syslog tally and `now` give the same bytes, so the one-shot
 `parse --format prometheus` and the daemon share this unchanged. A device's series are written
 to text once (device_text; the daemon keeps it until the device's files change); a page is
-assembled from that text (page_pieces refers to it, exposition joins it), with only the
+assembled from that text (page_heads, the chunks in column order, page_tail), with only the
 findings (and, opted in, the day counts) computed for its `now`. The process_* families are
 not here: the daemon adds them at each scrape (daemon/scrape.py), and textfile output has
 node_exporter's own.
@@ -36,7 +36,7 @@ from lic_exporter.model.records import (
     RegistrationState,
 )
 from lic_exporter.model.release import python_version, revision
-from lic_exporter.model.vocabulary import COLLECT_REASONS, Attempt, MetricName
+from lic_exporter.model.vocabulary import COLLECT_REASONS, Attempt, Deadline, MetricName
 from lic_exporter.parsing.syslog_tally import Tally
 
 
@@ -128,14 +128,13 @@ class DeviceText:
     # one per family, in _DeviceFamilies order (b"" where none): bytes, so that a page refers to
     # them rather than copying them (page_pieces)
     chunks: tuple[bytes, ...]
-    deadlines: tuple[tuple[str, datetime], ...]  # (deadline name, when)
+    deadlines: Mapping[Deadline, datetime]
 
 
 def device_text(view: DeviceView) -> DeviceText:
     families = _DeviceFamilies()
     _add_device(families, view)
-    return DeviceText(view.device, tuple(family.samples().encode() for family in families.all()),
-                      tuple((name.value, when) for name, when in view.deadlines().items()))
+    return DeviceText(view.device, tuple(family.samples().encode() for family in families.all()), view.deadlines())
 
 
 def devices_text(records: Iterable[Record]) -> list[DeviceText]:
@@ -160,20 +159,49 @@ def page_pieces(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStat
                 findings: Iterable[Finding] = (), collect: Iterable[CollectStatus] | None = None,
                 deadline_days: bool = False, accounts: Iterable[AccountRecord] = (),
                 account_polls: Iterable[AccountPollStatus] | None = None) -> list[bytes]:
-    """exposition() as the pieces it is joined from: the devices' own chunks, not copies, so a
-    daemon holding the device text holds a page's text once (a fleet's page is some 2.4 KB a
-    device)."""
+    """exposition() as the pieces it is joined from: the devices' own chunks, not copies (a
+    fleet's page is some 2.4 KB a device)."""
     devices = list(devices)
-    headers = _DeviceFamilies()
     parts: list[bytes] = []
-    for position, family in enumerate(headers.all()):
-        if family is headers.deadline_days:
+    for position, head in enumerate(page_heads(devices, now, deadline_days)):
+        parts.append(head)
+        parts.extend(chunk for device in devices if (chunk := device.chunks[position]))
+    parts.append(page_tail(tally, stats, findings, collect, accounts, account_polls))
+    return parts
+
+
+class Dated(Protocol):
+    """A device as its day counts need it: DeviceText, or its Facts (what the daemon keeps)."""
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def deadlines(self) -> Mapping[Deadline, datetime]: ...
+
+
+def page_heads(devices: Iterable[Dated], now: datetime, deadline_days: bool = False) -> list[bytes]:
+    """What opens each device family on the page, in the order of a device's chunks: the
+    family's header, followed on the page by each device's chunk at that position. The day
+    counts have no chunks (they depend on `now`): theirs is the whole family, for these devices,
+    or b"" unless asked for."""
+    heads = _DeviceFamilies()
+    opening: list[bytes] = []
+    for family in heads.all():
+        if family is heads.deadline_days:
             if deadline_days:
                 _add_day_counts(family, devices, now)
-                parts.append(family.text().encode())
+            opening.append(family.text().encode() if deadline_days else b"")
         else:
-            parts.append(family.header().encode())
-            parts.extend(chunk for device in devices if (chunk := device.chunks[position]))
+            opening.append(family.header().encode())
+    return opening
+
+
+def page_tail(tally: Tally, stats: ExporterStats, findings: Iterable[Finding] = (),
+              collect: Iterable[CollectStatus] | None = None, accounts: Iterable[AccountRecord] = (),
+              account_polls: Iterable[AccountPollStatus] | None = None) -> bytes:
+    """What follows the device families: the findings, the syslog counters, the collection's
+    families (when the daemon collects), the accounts and their polls, the exporter's own."""
     tail = [problem_text(findings), syslog_text(tally)]
     if collect is not None:
         tail.append(collect_text(collect))
@@ -181,15 +209,14 @@ def page_pieces(devices: Iterable[DeviceText], tally: Tally, stats: ExporterStat
     if account_polls is not None:
         tail.append(account_poll_text(account_polls))
     tail.append(exporter_text(stats))
-    parts.append("".join(tail).encode())
-    return parts
+    return "".join(tail).encode()
 
 
-def _add_day_counts(family: TextFamily, devices: Iterable[DeviceText], now: datetime) -> None:
+def _add_day_counts(family: TextFamily, devices: Iterable[Dated], now: datetime) -> None:
     """cisco_smartlic_deadline_days of these devices, for `now`."""
     for device in devices:
-        for name, when in device.deadlines:
-            family.add_metric([device.device, name], days_until(when, now))
+        for name, when in device.deadlines.items():
+            family.add_metric([device.device, name.value], days_until(when, now))
 
 
 def problem_text(findings: Iterable[Finding]) -> str:

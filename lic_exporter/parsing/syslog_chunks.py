@@ -8,6 +8,7 @@ record for the lines that count. Memory is bounded by the chunk size, not the fi
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -123,7 +124,8 @@ def tally_parallel(path: str, size: int, parser: LineParser, fallback_device: st
         ranges = _line_ranges(handle, size, jobs * 4)
     work = [(path, start, end, fallback_device, reference) for start, end in ranges]
     total = Tally()
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    # initializer: what the workers inherit stays shared (parsing.walk says why)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as pool:
         for tally in pool.map(_tally_range, work):
             tally.shift_lines(total.lines)  # range-relative -> file line numbers
             total.merge(tally)

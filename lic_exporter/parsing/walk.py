@@ -2,14 +2,18 @@
 folders below them that could not be listed, each an error of its own.
 
 A caller may have each result prepared where it was parsed (prepare_found: the daemon's digest),
-so that what crosses back from a worker is what the caller keeps, not records to be rebuilt."""
+so that what crosses back from a worker is what the caller keeps, not records to be rebuilt; and
+may fork the workers before it grows (worker_pool: the daemon, before its folders are watched),
+since a forked worker's memory is what it inherits."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -60,14 +64,33 @@ def parse_found(parser: Parser, found: list[Found], jobs: int = 1, as_json: bool
 
 
 def prepare_found(parser: Parser, found: list[Found], prepare: Callable[[FileResult], T], jobs: int = 1,
-                  syslog_events: bool | None = None) -> Iterator[T]:
+                  syslog_events: bool | None = None, pool: ProcessPoolExecutor | None = None) -> Iterator[T]:
     """As parse_found (records as objects), each result passed through `prepare` in the process
-    that parsed it; `prepare` must be a module-level function (it is handed to the workers)."""
-    return _found(parser, found, jobs, False, None, syslog_events, prepare)
+    that parsed it; `prepare` must be a module-level function (it is handed to the workers).
+    `pool`: worker_pool's for `parser` (else, when they are needed, workers are forked here)."""
+    return _found(parser, found, jobs, False, None, syslog_events, prepare, pool)
+
+
+@contextmanager
+def worker_pool(parser: Parser, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """`jobs` worker processes for `parser`, forked now (None for one job). The daemon forks them
+    before it watches its folders: what a forked worker inherits counts in its memory, and the
+    watches of 100,000 folders are some 80 MB."""
+    if jobs <= 1:
+        yield None
+        return
+    global _WORKER_PARSER
+    _WORKER_PARSER = replace(parser, jobs=1)  # forked workers inherit it; no pools inside
+    # A forked worker's collector would visit every object it inherited and so copy the
+    # parent's heap page by page: frozen first, they stay shared.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as pool:
+        pool.submit(int).result()  # a fork pool starts all its workers at its first task
+        yield pool
 
 
 def _found(parser: Parser, found: list[Found], jobs: int, as_json: bool, stream: RecordStream | None,
-           syslog_events: bool | None, prepare: Callable[[FileResult], Any] | None) -> Iterator[Any]:
+           syslog_events: bool | None, prepare: Callable[[FileResult], Any] | None,
+           pool: ProcessPoolExecutor | None = None) -> Iterator[Any]:
     for folder in found:
         if folder.error is not None:
             unlisted = FileResult(str(folder.path), issues=(read_issue(str(folder.path), folder.error, folder=True),))
@@ -79,11 +102,10 @@ def _found(parser: Parser, found: list[Found], jobs: int, as_json: bool, stream:
         big = [item for item in files if stream is not None and _size(item.path) > WHOLE_FILE_BYTES]
         small = [item for item in files if item not in big] if big else files
         chunks = [small[i:i + _CHUNK] for i in range(0, len(small), _CHUNK)]
-        global _WORKER_PARSER
-        _WORKER_PARSER = replace(parser, jobs=1)  # forked workers inherit it; no pools inside
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            for results in pool.map(partial(_parse_in_worker, as_json=as_json, events=events, prepare=prepare),
-                                    chunks):
+        with nullcontext(pool) if pool is not None else worker_pool(parser, jobs) as workers:
+            assert workers is not None
+            for results in workers.map(partial(_parse_in_worker, as_json=as_json, events=events, prepare=prepare),
+                                       chunks):
                 yield from results
         yield from _parse_chunk(big, as_json, parser, stream, events, prepare)
         return
