@@ -61,6 +61,34 @@ def test_workers_that_cannot_be_forked_ahead_of_the_scan_do_not_stop_it(tmp_path
         exporter.stop()
 
 
+def test_events_the_kernel_dropped_make_every_file_below_be_read_again(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """inotify's queue overflows under a burst of changes, and watchdog then reports the loss
+    for the watched folder (only to a watch that asks for it). A change made while no event
+    could arrive (here: the observer stopped) is read once the loss is reported."""
+    from watchdog.events import EventsLostEvent
+
+    from lic_exporter.daemon.events import CHANGE_EVENTS
+
+    assert EventsLostEvent in CHANGE_EVENTS  # the watches ask for it
+    (tmp_path / "a.txt").write_text(EVAL)
+    exporter = _watching(tmp_path, settle_seconds=0.2)
+    exporter.start()
+    try:
+        assert exporter._observer is not None
+        exporter._observer.stop()  # from here on, no event arrives: as if the kernel dropped them
+        exporter._observer.join(5)
+        (tmp_path / "b.txt").write_text((SHOW_FIXTURES / "communication_failed.txt").read_text())
+        time.sleep(1.0)
+        assert 'device="n9k-spine-01"' not in _page(exporter)
+        exporter._events.dispatch(EventsLostEvent(str(tmp_path), is_directory=True))
+        wait_for(lambda: 'device="n9k-spine-01"' in _page(exporter), timeout=10)
+        assert f"{tmp_path}: inotify's queue overflowed" in caplog.text
+        assert 'device="n9k-eval-01"' in _page(exporter)
+    finally:
+        exporter.stop()
+
+
 def test_a_huge_number_neither_blocks_readiness_nor_stops_later_changes(tmp_path: Path) -> None:
     (tmp_path / "poisoned.txt").write_text(HUGE_COUNT)
     process = Daemon("--watch", str(tmp_path), "--jobs", "1")

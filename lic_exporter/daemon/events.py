@@ -3,6 +3,7 @@ watched folder they mark for parsing (or, for a folder whose permissions changed
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -27,8 +28,17 @@ from watchdog.events import (
 # "attrib" (chmod, chown, touch; never a read) is how a file or folder that could not be read
 # becomes readable, or the other way round.
 CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed", "attrib"})
-CHANGE_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
-                 FileAttribEvent, DirCreatedEvent, DirMovedEvent, DirDeletedEvent, DirAttribEvent]
+CHANGE_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent, FileAttribEvent,
+    DirCreatedEvent, DirMovedEvent, DirDeletedEvent, DirAttribEvent]
+try:  # watchdog 7 reports an overflow of the kernel's queue, to a watch whose filter lists it
+    from watchdog.events import EventsLostEvent
+
+    CHANGE_EVENTS.append(EventsLostEvent)
+except ImportError:  # an older watchdog drops the lost events without a word
+    pass
+
+log = logging.getLogger("lic_exporter")
 
 
 def _dot_named(path: str | bytes) -> bool:
@@ -47,6 +57,15 @@ class FolderEvents(FileSystemEventHandler):
         self.mark_tree = mark_tree
         self.root_gone = root_gone
         self.folder_changed = folder_changed
+
+    def on_events_lost(self, event: FileSystemEvent) -> None:
+        """The kernel dropped events below a watched folder (its queue overflowed: a burst of
+        changes among many folders): any file there may have changed unseen, so every one is
+        read again, as after a move."""
+        folder = os.fsdecode(event.src_path)
+        log.warning("%s: inotify's queue overflowed and changes may have been missed; reading every file "
+                    "below it again", folder)
+        self.mark_tree(folder)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in CHANGES:  # our own reading opens and closes files too
