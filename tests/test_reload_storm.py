@@ -10,6 +10,7 @@ holds). Assertions count things (threads, sessions, logins, reloads); where a bo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -237,7 +238,27 @@ def test_sigterm_during_the_initial_scan_is_prompt(tmp_path: Path) -> None:
         (fleet / f"sw{number:05d}.txt").write_text(text)
     daemon = ServeProcess(tmp_path, "--watch", str(fleet))
     wait_for(lambda: "listening on" in daemon.log(), timeout=30)
+    wait_for(lambda: len(children(daemon.pid)) >= 2, timeout=30)  # the scan's workers are forked
+    workers = children(daemon.pid)
     assert daemon.stop() == 0
+    # Not left behind: a forked worker whose daemon is gone would wait for a task for ever.
+    wait_for(lambda: not [pid for pid in workers if Path(f"/proc/{pid}").exists() and not _zombie(pid)], timeout=10)
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` forked (its scan's workers), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 # ---------------------------------------------------------------- the limits across reloads

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -183,9 +184,19 @@ def _run(server: MetricsServer, watcher: FolderWatcher, listen: str, web: WebCon
         # seconds) or sessions that do not end: do not wait for them, nor let the interpreter
         # wait for their worker threads at exit. Everything they write is written atomically.
         logging.shutdown()
+        _end_workers()
         os._exit(EXIT_OK)
     watcher.stop()
     return EXIT_OK
+
+
+def _end_workers() -> None:
+    """Before exiting without waiting: end the scan's worker processes. Forked, each holds the
+    write end of its own task queue, so once this process is gone it would wait for a task for
+    ever; they hold nothing but work in progress (and SIGTERM would only run the handler they
+    inherited), so they are killed."""
+    for worker in multiprocessing.active_children():
+        worker.kill()
 
 
 def _exit_at(time_limit: float) -> None:
@@ -198,6 +209,7 @@ def _exit_at(time_limit: float) -> None:
             "still stopping %.0f s after the signal: exiting without waiting for the rest", time_limit))
         note.start()
         note.join(1.0)
+        _end_workers()
         os._exit(EXIT_OK)
 
     timer = threading.Timer(time_limit, expire)
