@@ -67,15 +67,14 @@ def pack(records: tuple[Record, ...]) -> bytes:
     """The records, small; b"" for none."""
     if not records:
         return b""
-    compressor = zlib.compressobj(_LEVEL, zdict=_dictionary())
-    return compressor.compress(pickle.dumps(records, protocol=_PICKLE_PROTOCOL)) + compressor.flush()
+    return _deflate(pickle.dumps(records, protocol=_PICKLE_PROTOCOL), _LEVEL, _dictionary())
 
 
 def unpack(packed: bytes) -> tuple[Record, ...]:
     """The records `pack` was given (they were validated when parsed: not again)."""
     if not packed:
         return ()
-    records: tuple[Record, ...] = pickle.loads(zlib.decompressobj(zdict=_dictionary()).decompress(packed))
+    records: tuple[Record, ...] = pickle.loads(_inflate(packed, _dictionary()))
     return records
 
 
@@ -96,7 +95,7 @@ class PackedText:
     @property
     def chunks(self) -> tuple[bytes, ...]:
         """DeviceText.chunks, unpacked."""
-        data = zlib.decompressobj(zdict=_text_dictionary()).decompress(self.packed)
+        data = _inflate(self.packed, _text_dictionary())
         count = data[0]
         lengths = struct.unpack_from(f"<{count}I", data, 1)
         chunks, start = [], 1 + 4 * count
@@ -107,10 +106,18 @@ class PackedText:
 
 
 def pack_text(text: DeviceText) -> PackedText:
-    compressor = zlib.compressobj(_TEXT_LEVEL, zdict=_text_dictionary())
     lengths = struct.pack(f"<B{len(text.chunks)}I", len(text.chunks), *map(len, text.chunks))
-    packed = compressor.compress(lengths + b"".join(text.chunks)) + compressor.flush()
-    return PackedText(text.device, packed)
+    return PackedText(text.device, _deflate(lengths + b"".join(text.chunks), _TEXT_LEVEL, _text_dictionary()))
+
+
+def _deflate(data: bytes, level: int, dictionary: bytes) -> bytes:
+    compressor = zlib.compressobj(level, zdict=dictionary)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _inflate(packed: bytes, dictionary: bytes) -> bytes:
+    """What _deflate packed with this `dictionary` (zlib refuses any other)."""
+    return zlib.decompressobj(zdict=dictionary).decompress(packed)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,11 +42,7 @@ class Page:
     @property
     def text(self) -> bytes:
         """The text whole (inflated: the scrape sends it in pieces)."""
-        return b"".join(self.pieces())
-
-    def pieces(self) -> Iterator[bytes]:
-        """The text, inflated a piece at a time."""
-        return self.gzip.text_pieces()
+        return b"".join(self.gzip.text_pieces())
 
     @property
     def gzipped(self) -> bytes:
