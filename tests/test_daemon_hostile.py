@@ -188,12 +188,12 @@ def test_syslog_devices_are_bounded_and_the_rest_counted_as_skipped(tmp_path: Pa
 
 
 def test_known_devices_only_keeps_mapped_and_show_output_devices(tmp_path: Path) -> None:
-    from lic_exporter.parsing.syslog_chunks import tally_stream
+    from lic_exporter.parsing.syslog_chunks import Block, tally_stream
 
     parser = Parser(device_map={"10.0.0.9": "n9k-mapped"}, syslog_known_only=True)
     parser.syslog_lines.know({"n9k-from-shows"})
     lines = _comm_failed("10.0.0.9") + _comm_failed("n9k-from-shows") + _comm_failed("stranger") * 2
-    tally = tally_stream([lines.encode()], parser.syslog_lines, "fallback", EPOCH)
+    tally = tally_stream([Block.of(lines.encode())], parser.syslog_lines, "fallback", EPOCH)
     assert {device for device, _ in tally.failures} == {"n9k-mapped", "n9k-from-shows"}
     assert tally.device_limited == 2
 

@@ -35,10 +35,45 @@ def test_scan_finds_each_licensing_line_once_with_its_number() -> None:
 def test_read_chunks_cut_at_line_ends(tmp_path: Path) -> None:
     path = tmp_path / "x.log"
     path.write_bytes(b"".join(f"line {i} SMART_LIC\n".encode() for i in range(5000)) + b"tail without newline")
-    with open(path, "rb") as handle:
-        chunks = list(read_chunks(handle, size=1000))
+    with open(path, "rb") as handle:  # each block copied out: the reader reuses its buffer
+        chunks = [bytes(data[:end]) for data, end in read_chunks(handle, size=1000)]
     assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
     assert b"".join(chunks) == path.read_bytes()
+
+
+def test_read_chunks_grows_for_a_long_line_and_keeps_to_a_length(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    data = b"short\n" + b"x" * 5000 + b" CALLHOME\n" + b"after\n" + b"not read\n"
+    path.write_bytes(data)
+    with open(path, "rb") as handle:
+        chunks = [bytes(data[:end]) for data, end in read_chunks(handle, size=1000, length=len(data) - 9)]
+    assert b"".join(chunks) == data[:-9]
+    assert any(chunk.startswith(b"x" * 5000) for chunk in chunks)  # the long line whole, in one block
+
+
+def test_scan_keeps_to_the_end_of_the_block() -> None:
+    # a reused buffer holds stale bytes past the block's end: they neither count nor complete a keyword
+    stale = b"line one\nlast LIC" + b"MGR CALL_HOME\n"
+    lines, survivors = scan(stale, 1, end=len(b"line one\nlast LIC"))
+    assert (lines, survivors) == (2, [])
+    lines, survivors = scan(stale, 1, end=len(b"line one\nlast LICMGR"))
+    assert (lines, survivors) == (2, [(2, b"last LICMGR")])
+
+
+def test_scan_after_a_hit_goes_on_at_the_next_line() -> None:
+    # once a line is in, the search skips to its end: a keyword opening the next line is still found
+    data = b"LICMGR SMART_LIC\nLICMGR\nCALLHOME CALL_HOME\nCALLHOME"
+    assert scan(data, 1) == (4, [(1, b"LICMGR SMART_LIC"), (2, b"LICMGR"), (3, b"CALLHOME CALL_HOME"),
+                                 (4, b"CALLHOME")])
+
+
+@pytest.mark.parametrize(("line", "survives"), [
+    (b"%LICMGR-3-X: y", True), (b"%LICENSE-SMART_LIC-3-X: y", True), (b"%SMART_LIC-6-X: y", True),
+    (b"%CALLHOME-2-X: y", True), (b"%CALL_HOME-2-X: y", True), (b"PUBLIC LICENSE of the CALLBACK", False),
+    (b"LICMG", False), (b"SMART_LI", False), (b"CALLHOM", False), (b"CALL_HOM", False),
+])
+def test_scan_keywords(line: bytes, survives: bool) -> None:
+    assert scan(b"before\n" + line + b"\nafter", 1)[1] == ([(2, line)] if survives else [])
 
 
 @pytest.mark.parametrize(("text", "reason"), [

@@ -323,12 +323,15 @@ def _read(args: argparse.Namespace) -> _Read:
             read.tally.merge(result.syslog)
     for issue in read.issues:
         print(issue, file=sys.stderr)
-    from lic_exporter.parsing.accounts import newest_accounts
     from lic_exporter.parsing.results import newest_captures
 
     # As the daemon does: of several files giving a device the same command (or holding one
     # account source's poll), the newest counts.
-    read.records, read.accounts = newest_captures(read.records), newest_accounts(read.accounts)
+    read.records = newest_captures(read.records)
+    if read.accounts:  # the account readers (YAML, JSON schemas) load only for account snapshots
+        from lic_exporter.parsing.accounts import newest_accounts
+
+        read.accounts = newest_accounts(read.accounts)
     return read
 
 

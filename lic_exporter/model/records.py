@@ -135,7 +135,9 @@ def attempt_result(text: str) -> AttemptResult:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a model's validator is built when first used, so a run that reads only
+    # syslog (or only prints help) does not pay for building every record's.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Attempt(Frozen):

@@ -1,7 +1,7 @@
 """Syslog bytes -> a tally and events, chunk by chunk; a large file shared among processes.
 
 Most of a switch log is about anything but licensing, so lines are pre-filtered on raw bytes
-(a regex scan for LICMGR, SMART_LIC, CALLHOME, CALL_HOME over whole chunks, in C); only the
+(a scan for LICMGR, SMART_LIC, CALLHOME, CALL_HOME over whole chunks, in C); only the
 survivors are decoded and handed, one batch per chunk, to TextFSM, which stays the parser of
 record for the lines that count. Memory is bounded by the chunk size, not the file size.
 """
@@ -10,67 +10,83 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from itertools import pairwise
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from lic_exporter.parsing.syslog_lines import Event, LineParser
 from lic_exporter.parsing.syslog_tally import Tally
 
 CHUNK_BYTES = 1 << 20
-_FIND_KEYWORDS = (b"LICMGR", b"SMART_LIC", b"CALL")  # CALL: CALLHOME or CALL_HOME, checked
+_FIND_KEYWORDS = (b"LIC", b"CALL")  # LICMGR or SMART_LIC; CALLHOME or CALL_HOME: checked at each hit
+_NEWLINE = ord("\n")
+Buffer = bytes | bytearray  # a block read into a reused buffer is a bytearray
 
 
-def scan(data: bytes, first_line: int) -> tuple[int, list[tuple[int, bytes]]]:
-    """Complete lines in `data` -> (how many, [(line number, raw line)] that may count).
-    `data` must end at a line boundary (or at the end of the file). The keywords are found
-    with bytes.find (a C scan per keyword, far faster than a regex alternation); a `CALL`
-    hit must read CALLHOME or CALL_HOME."""
+def scan(data: Buffer, first_line: int, end: int | None = None) -> tuple[int, list[tuple[int, Buffer]]]:
+    """Complete lines in `data[:end]` -> (how many, [(line number, raw line)] that may count).
+    They must end at a line boundary (or at the end of the file). The keywords are found
+    with bytes.find (a C scan per keyword, far faster than a regex alternation): `LIC` for
+    LICMGR and SMART_LIC in one pass, `CALL` for CALLHOME and CALL_HOME, each hit checked."""
+    end = len(data) if end is None else end
     starts = set()
     for keyword in _FIND_KEYWORDS:
-        found = data.find(keyword)
+        found = data.find(keyword, 0, end)
         while found >= 0:
-            if keyword != b"CALL" or data.startswith((b"HOME", b"_HOME"), found + 4):
+            after = found + len(keyword)
+            if _is_keyword(data, keyword, found, end):
                 starts.add(data.rfind(b"\n", 0, found) + 1)
-            found = data.find(keyword, found + len(keyword))
-    survivors: list[tuple[int, bytes]] = []
+                after = data.find(b"\n", found, end) + 1  # the line is in: its rest need not be searched
+                if not after:
+                    break
+            found = data.find(keyword, after, end)
+    survivors: list[tuple[int, Buffer]] = []
     line_no, counted_to = first_line, 0
     for start in sorted(starts):
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
-        end = data.find(b"\n", start)
-        survivors.append((line_no, data[start:end if end >= 0 else len(data)]))
-    line_no += data.count(b"\n", counted_to)  # the rest: every line is counted, once
-    lines = line_no - first_line + (0 if not data or data.endswith(b"\n") else 1)
+        stop = data.find(b"\n", start, end)
+        survivors.append((line_no, data[start:stop if stop >= 0 else end]))
+    line_no += data.count(b"\n", counted_to, end)  # the rest: every line is counted, once
+    lines = line_no - first_line + (0 if not end or data[end - 1] == _NEWLINE else 1)
     return lines, survivors
 
 
-def nul_lines(data: bytes, first_line: int) -> list[int]:
-    """Line numbers of the lines of `data` holding a NUL byte (a C scan when there is none)."""
+def _is_keyword(data: Buffer, keyword: bytes, found: int, end: int) -> bool:
+    if keyword == b"LIC":
+        return data.startswith(b"MGR", found + 3, end) or data.endswith(b"SMART_", 0, found)
+    return data.startswith((b"HOME", b"_HOME"), found + 4, end)
+
+
+def nul_lines(data: Buffer, first_line: int, end: int | None = None) -> list[int]:
+    """Line numbers of the lines of `data[:end]` holding a NUL byte (a C scan when there is none)."""
+    end = len(data) if end is None else end
     found: list[int] = []
-    position = data.find(b"\x00")
+    position = data.find(b"\x00", 0, end)
     line, counted_to = first_line, 0
     while position >= 0:
         line += data.count(b"\n", counted_to, position)
         counted_to = position
         found.append(line)
-        end = data.find(b"\n", position)
-        if end < 0:
+        stop = data.find(b"\n", position, end)
+        if stop < 0:
             break
-        position = data.find(b"\x00", end)
+        position = data.find(b"\x00", stop, end)
     return found
 
 
-def read_block(data: bytes, first_line: int, parser: LineParser, fallback_device: str, reference: datetime,
-               tally: Tally) -> tuple[int, list[Event]]:
-    """Count the complete lines of `data`, the first being line `first_line` of its file,
-    into `tally`; returns how many lines and their licensing events. The one path of every
-    syslog reader: files, the follower, `show logging` in sessions."""
-    lines, survivors = scan(data, first_line)
-    if b"\x00" in data:
-        tally.nul_at(nul_lines(data, first_line))
+def read_block(data: Buffer, first_line: int, parser: LineParser, fallback_device: str, reference: datetime,
+               tally: Tally, end: int | None = None) -> tuple[int, list[Event]]:
+    """Count the complete lines of `data[:end]`, the first being line `first_line` of its
+    file, into `tally`; returns how many lines and their licensing events. The one path of
+    every syslog reader: files, the follower, `show logging` in sessions."""
+    end = len(data) if end is None else end
+    lines, survivors = scan(data, first_line, end)
+    if data.find(b"\x00", 0, end) >= 0:
+        tally.nul_at(nul_lines(data, first_line, end))
     events = list(parser.events(survivors, fallback_device, reference, tally))
     for event in events:
         tally.add(event)
@@ -78,32 +94,51 @@ def read_block(data: bytes, first_line: int, parser: LineParser, fallback_device
     return lines, events
 
 
-def read_chunks(handle: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Whole lines, about `size` bytes at a time; the last chunk may lack its newline."""
-    return whole_lines(iter(lambda: handle.read(size), b""))
+class Block(NamedTuple):
+    """Complete lines, `data[:end]`; a reused buffer may hold more past `end`."""
+
+    data: Buffer
+    end: int
+
+    @classmethod
+    def of(cls, data: Buffer) -> Block:
+        return cls(data, len(data))
 
 
-def whole_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """Blocks of bytes re-cut at line ends; what follows the last newline comes last."""
-    partial = b""
-    for block in blocks:
-        cut = block.rfind(b"\n") + 1
-        if cut == 0:
-            partial += block
-            continue
-        yield partial + block[:cut] if partial else block[:cut]
-        partial = block[cut:]
-    if partial:
-        yield partial
+def read_chunks(handle: BinaryIO, size: int = CHUNK_BYTES, length: int | None = None) -> Iterator[Block]:
+    """Whole lines of `handle` (of its next `length` bytes), about `size` bytes at a time;
+    the last may lack its newline. They are read into one buffer that is used again: a block
+    is valid until the next is asked for (copying each megabyte to cut it at a line end cost
+    more than the keyword scan of one keyword)."""
+    buffer = bytearray(size)
+    kept = 0  # the start of a line that the block before did not end
+    left = sys.maxsize if length is None else length
+    while left > 0:
+        if kept == len(buffer):  # one line longer than the buffer: it grows, as the line needs
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            # every binary file object has readinto; typing.BinaryIO does not declare it
+            got = handle.readinto(view[kept:kept + min(len(buffer) - kept, left)])  # type: ignore[attr-defined]
+        if not got:
+            break
+        left -= got
+        filled = kept + got
+        cut = buffer.rfind(b"\n", 0, filled) + 1
+        if cut:
+            yield Block(buffer, cut)
+            buffer[:filled - cut] = buffer[cut:filled]
+        kept = filled - cut
+    if kept:
+        yield Block(buffer, kept)
 
 
-def tally_stream(chunks: Iterable[bytes], parser: LineParser, fallback_device: str, reference: datetime,
+def tally_stream(chunks: Iterable[Block], parser: LineParser, fallback_device: str, reference: datetime,
                  on_event: Callable[[Event], object] | None = None) -> Tally:
     """Scan, parse and add up a whole stream; each event is also handed to `on_event` as it
     is read (kept in a list, or written out at once: memory stays bounded by a chunk)."""
     tally = Tally()
-    for chunk in chunks:
-        _, events = read_block(chunk, tally.lines + 1, parser, fallback_device, reference, tally)
+    for data, end in chunks:
+        _, events = read_block(data, tally.lines + 1, parser, fallback_device, reference, tally, end)
         if on_event is not None:
             for event in events:
                 on_event(event)
@@ -148,13 +183,4 @@ def _tally_range(work: tuple[str, int, int, str, datetime]) -> Tally:
     assert _RANGE_PARSER is not None, "a worker reads only after the pool's initializer set its parser"
     with open(path, "rb") as handle:
         handle.seek(start)
-        return tally_stream(whole_lines(_bounded(handle, end - start)), _RANGE_PARSER, fallback, reference)
-
-
-def _bounded(handle: BinaryIO, length: int) -> Iterator[bytes]:
-    while length > 0:
-        block = handle.read(min(CHUNK_BYTES, length))
-        if not block:
-            return
-        length -= len(block)
-        yield block
+        return tally_stream(read_chunks(handle, length=end - start), _RANGE_PARSER, fallback, reference)

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from lic_exporter.model.records import SyslogRecord
 from lic_exporter.parsing.results import FileResult, ParseIssue, RecordStream
-from lic_exporter.parsing.syslog_chunks import PARALLEL_BYTES, read_chunks, tally_parallel, tally_stream
+from lic_exporter.parsing.syslog_chunks import PARALLEL_BYTES, Block, read_chunks, tally_parallel, tally_stream
 from lic_exporter.parsing.syslog_lines import Event, LineParser
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.capture import Section, file_stem
@@ -44,7 +44,7 @@ def read_logging_section(section: Section, line_parser: LineParser, fallback_dev
     device of lines that carry no host (`fallback_device`)."""
     events: list[Event] = []
     data = "\n".join(section.lines).encode()
-    tally = tally_stream([data], line_parser, fallback_device, mtime, events.append if keep_events else None)
+    tally = tally_stream([Block.of(data)], line_parser, fallback_device, mtime, events.append if keep_events else None)
     offset = section.first_line - 1
     tally.shift_lines(offset)
     records = [syslog_record(replace(event, line=event.line + offset), source, mtime) for event in events]

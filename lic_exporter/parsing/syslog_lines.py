@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from lic_exporter.model.vocabulary import Reason
 from lic_exporter.parsing.reasons import classify
@@ -41,9 +41,10 @@ _SYSLOG_LINE = re.compile(
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d|[A-Z0-9]+(?:/[A-Z0-9]+)+:[A-Z][a-z]{2}\s|%[A-Z][A-Z0-9_]*-\d-)")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
-    """One licensing or call-home message."""
+    """One licensing or call-home message. Not frozen: a frozen one costs about a microsecond
+    more to make, for every licensing line of a log, and nothing changes an event once made."""
 
     device: str
     line: int
@@ -79,6 +80,7 @@ class LineParser:
                  device_map: dict[str, str] | None = None, max_devices: int = MAX_SYSLOG_DEVICES,
                  known_only: bool = False):
         self.fsm = fsm
+        self._at = _Columns.of(fsm.header)
         self.zones = zones
         self.device_map = device_map or {}
         self.max_devices = max_devices
@@ -89,7 +91,7 @@ class LineParser:
         # A log repeats its senders, its seconds and its messages: each is worked out once
         # (caches emptied when full, so that a flood of distinct values costs no memory).
         self._devices: dict[tuple[object, object, object], str] = {}
-        self._times: dict[tuple[object, ...], tuple[datetime | None, str | None]] = {}
+        self._times: dict[tuple[_Stamp, datetime], tuple[datetime | None, str | None]] = {}
         self._messages: dict[tuple[str, str], tuple[str, Reason | None]] = {}
 
     def know(self, devices: Iterable[str]) -> None:
@@ -111,16 +113,16 @@ class LineParser:
                         "lic_exporter_syslog_skipped_lines_total{reason=\"device_limit\"}", device, why)
         return False
 
-    def events(self, survivors: list[tuple[int, bytes]], fallback_device: str, reference: datetime,
+    def events(self, survivors: Sequence[tuple[int, bytes | bytearray]], fallback_device: str, reference: datetime,
                tally: Tally) -> Iterator[Event]:
         """Events of these lines, in order; `reference` dates year-less lines (the newest
         time they can have: the file's modification time, or now for a followed file)."""
         if not survivors:
             return
         texts = [self._decode(number, raw, tally) for number, raw in survivors]
-        rows = self.fsm.rows("\n".join(texts))
+        rows = self.fsm.lists("\n".join(texts))  # lists, not dicts: a dict per line cost as much as its header rule
         for (number, _), row in zip(survivors, rows, strict=True):
-            if not row["FACILITY"]:
+            if not row[self._at.facility]:
                 tally.unparsed += 1
                 continue
             device = self._device(row, fallback_device)
@@ -128,7 +130,7 @@ class LineParser:
                 yield self._event(row, number, device, reference, tally)
 
     @staticmethod
-    def _decode(number: int, raw: bytes, tally: Tally) -> str:
+    def _decode(number: int, raw: bytes | bytearray, tally: Tally) -> str:
         if len(raw) > MAX_LINE_BYTES:  # a message is short; a huge line is junk, and must stay cheap
             raw = raw[:MAX_LINE_BYTES]
         if b"\x00" in raw:  # counted by read_block; the rest of the line is still read
@@ -144,9 +146,10 @@ class LineParser:
         return text.translate(_LINE_BREAKS) if not text.isascii() or "\r" in text or "\x0b" in text or "\x0c" in text \
             or "\x1c" in text or "\x1d" in text or "\x1e" in text else text
 
-    def _device(self, row: dict[str, object], fallback_device: str) -> str:
+    def _device(self, row: Row, fallback_device: str) -> str:
         """The sender: origin-id or host, else the collector's host field (mapped), else the file's."""
-        key = (row["ORIGIN"], row["HOST"], row["COLLECTOR_HOST"])
+        at = self._at
+        key = (row[at.origin], row[at.host], row[at.collector_host])
         device = self._devices.get(key)
         if device is None:
             host = str(key[0] or key[1] or key[2] or "").replace("\ufffd", "")
@@ -155,21 +158,22 @@ class LineParser:
             device = _remember(self._devices, key, device_name(host) if host else "")
         return device or fallback_device
 
-    def _event(self, row: dict[str, object], number: int, device: str, reference: datetime,
-               tally: Tally) -> Event:
-        mnemonic = str(row["MNEMONIC"]).removeprefix(_WRAPPER)
-        message, reason = self._message(mnemonic, str(row["MESSAGE"]))
-        time = self._time(row, reference, tally)
+    def _event(self, row: Row, number: int, device: str, reference: datetime, tally: Tally) -> Event:
+        at = self._at
+        mnemonic = str(row[at.mnemonic]).removeprefix(_WRAPPER)
+        message, reason = self._message(mnemonic, str(row[at.message]))
+        stamp = _Stamp(row[at.iso_time], row[at.date], row[at.time], row[at.year], row[at.zone])
+        time = self._time(stamp, reference, tally)
         return Event(
             device=device,
             line=number,
-            facility=str(row["FACILITY"]),
-            severity=int(str(row["SEVERITY"])),
+            facility=str(row[at.facility]),
+            severity=int(str(row[at.severity])),
             mnemonic=mnemonic,
             message=message,
             time=time,
             reason=reason,
-            year_inferred=time is not None and not (row["YEAR"] or row["ISO_TIME"]),
+            year_inferred=time is not None and not (stamp.year or stamp.iso_time),
         )
 
     def _message(self, mnemonic: str, text: str) -> tuple[str, Reason | None]:
@@ -183,32 +187,67 @@ class LineParser:
             known = _remember(self._messages, (mnemonic, text), (scrub(message), reason))
         return known
 
-    def _time(self, row: dict[str, object], reference: datetime, tally: Tally) -> datetime | None:
-        key = (row["ISO_TIME"], row["DATE"], row["TIME"], row["YEAR"], row["ZONE"], reference)
+    def _time(self, stamp: _Stamp, reference: datetime, tally: Tally) -> datetime | None:
+        key = (stamp, reference)
         known = self._times.get(key)
         if known is None:
-            known = _remember(self._times, key, self._read_time(row, reference))
+            known = _remember(self._times, key, self._read_time(stamp, reference))
         if known[1] is not None:
             tally.unknown_zones.add(known[1])
         return known[0]
 
-    def _read_time(self, row: dict[str, object], reference: datetime) -> tuple[datetime | None, str | None]:
+    def _read_time(self, stamp: _Stamp, reference: datetime) -> tuple[datetime | None, str | None]:
         """The device's own time; without a zone it is UTC (contract); without a year, the
         latest year that does not put it in the future of `reference` (new-year rollover).
         With it, the zone when the time could not be read for want of knowing it."""
         try:
-            if row["ISO_TIME"]:
-                return datetime.fromisoformat(str(row["ISO_TIME"]).replace("Z", "+00:00")), None
-            if not row["DATE"]:
+            if stamp.iso_time:
+                return datetime.fromisoformat(stamp.iso_time.replace("Z", "+00:00")), None
+            if not stamp.date:
                 return None, None
-            zone = str(row["ZONE"] or "UTC")
-            if row["YEAR"]:
-                return parse_timestamp(f"{row['DATE']} {row['TIME']} {row['YEAR']} {zone}", None, self.zones), None
-            return _without_year(f"{row['DATE']} {row['TIME']}", zone, reference, self.zones), None
+            zone = stamp.zone or "UTC"
+            if stamp.year:
+                return parse_timestamp(f"{stamp.date} {stamp.time} {stamp.year} {zone}", None, self.zones), None
+            return _without_year(f"{stamp.date} {stamp.time}", zone, reference, self.zones), None
         except BadValueError as exc:  # the message still counts, without a time
-            return None, (str(row["ZONE"]) if "time zone" in str(exc) else None)
+            return None, (stamp.zone if "time zone" in str(exc) else None)
         except ValueError:
             return None, None
+
+
+Row = list[Any]  # one TextFSM record: the template's values in its header's order
+
+
+class _Columns(NamedTuple):
+    """Where each value the events need sits in a row."""
+
+    facility: int
+    severity: int
+    mnemonic: int
+    message: int
+    origin: int
+    host: int
+    collector_host: int
+    iso_time: int
+    date: int
+    time: int
+    year: int
+    zone: int
+
+    @classmethod
+    def of(cls, header: Sequence[str]) -> _Columns:
+        at = {name: index for index, name in enumerate(header)}
+        return cls(*(at[name.upper()] for name in cls._fields))
+
+
+class _Stamp(NamedTuple):
+    """A line's time as printed (each part '' where absent): the key its reading is kept under."""
+
+    iso_time: str
+    date: str
+    time: str
+    year: str
+    zone: str
 
 
 _CACHE_ENTRIES = 4096

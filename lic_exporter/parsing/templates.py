@@ -163,6 +163,11 @@ class FastFSM(textfsm.TextFSM):
         self.Reset()
         return [dict(zip(self._header, row, strict=True)) for row in self.ParseText(text)]
 
+    def lists(self, text: str) -> list[list[Any]]:
+        """Parse `text` from a fresh start; one list per record, in the header's order."""
+        self.Reset()
+        return self.ParseText(text)
+
     def ParseText(self, text: str, eof: bool = True) -> list[list[Any]]:  # noqa: N802 (textfsm's name)
         """textfsm's ParseText: each line through the current state's rules until one that is
         not Continue matches; End or EOF stops; without an EOF state the last record is kept."""
