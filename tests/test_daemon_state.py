@@ -211,6 +211,30 @@ def test_workers_forked_in_advance_digest_as_those_forked_when_needed(tmp_path: 
         assert none is None
 
 
+_VALIDATORS_PROBE = """
+from lic_exporter.model.records import LicenseRecord
+from lic_exporter.parsing.files import Parser
+from lic_exporter.parsing.walk import worker_pool
+
+def complete():
+    return LicenseRecord.__pydantic_complete__
+
+print(complete())
+with worker_pool(Parser(jobs=2), 2) as pool:
+    print(complete(), pool.submit(complete).result())
+"""
+
+
+def test_record_validators_are_built_before_workers_fork() -> None:
+    """Deferred to first use (a log alone never builds them), but built once in the parent
+    before a pool forks: the workers share that copy instead of each building its own."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _VALIDATORS_PROBE], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]
+
+
 def test_freed_memory_is_handed_back_where_the_c_library_can() -> None:
     """glibc (this machine's C library) has malloc_trim: the daemon trims after each scan."""
     import os

@@ -140,6 +140,16 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
+def build_validators() -> None:
+    """Build every record model's validator now, not at its first use: before worker processes
+    are forked, so that they share one copy (about 3 MB) instead of each building its own."""
+    models: list[type[Frozen]] = [Frozen]
+    while models:
+        model = models.pop()
+        model.model_rebuild()
+        models.extend(model.__subclasses__())
+
+
 class Attempt(Frozen):
     """One attempt the Smart Agent reports: `SUCCEEDED on <time>`, `FAILED on <time>` + reason."""
 

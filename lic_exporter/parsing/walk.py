@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lic_exporter.model.records import build_validators
 from lic_exporter.parsing.results import FileResult, RecordStream, read_issue
 from lic_exporter.sources.capture import WHOLE_FILE_BYTES
 
@@ -81,6 +82,7 @@ def worker_pool(parser: Parser, jobs: int) -> Iterator[ProcessPoolExecutor | Non
         return
     global _WORKER_PARSER
     _WORKER_PARSER = replace(parser, jobs=1)  # forked workers inherit it; no pools inside
+    build_validators()  # built once here, shared by every worker
     # A forked worker's collector would visit every object it inherited and so copy the
     # parent's heap page by page: frozen first, they stay shared.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as pool:
