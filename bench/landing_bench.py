@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from lic_exporter.analysis.diagnose import Facts, diagnose
 from lic_exporter.exposition.landing import MAX_ROWS, StatusHeader, status_page
-from lic_exporter.model.records import AuthorizationState, Mode, RegistrationState
+from lic_exporter.model.states import AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import Attempt, Deadline
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 
 from lic_exporter.analysis.accounts import ACCOUNT_PROBLEMS, STALE_AFTER, account_findings
 from lic_exporter.analysis.diagnose import Facts, Finding
-from lic_exporter.model.accounts import AccountLicense, AccountLicenseState, AccountRecord, LicenseDetail
-from lic_exporter.model.records import AuthorizationState
+from lic_exporter.model.accounts import AccountLicense, AccountRecord, LicenseDetail
+from lic_exporter.model.states import AccountLicenseState, AuthorizationState
 from lic_exporter.model.vocabulary import ACCOUNT_POLL_STALE_INTERVALS, FINDING_ALERTS, TERM_END_DAYS, Severity
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)

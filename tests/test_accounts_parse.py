@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lic_exporter.model.accounts import AccountLicenseState, AccountRecord
+from lic_exporter.model.accounts import AccountRecord
+from lic_exporter.model.states import AccountLicenseState
 from lic_exporter.parsing import accounts as snapshots
 from lic_exporter.parsing import walk
 from lic_exporter.parsing.files import Parser

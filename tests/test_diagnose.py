@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lic_exporter.analysis.diagnose import RULES, Facts, Finding, diagnose, fleet_facts
 from lic_exporter.analysis.views import device_views
-from lic_exporter.model.records import AuthorizationState, Mode, RegistrationState
+from lic_exporter.model.states import AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import DEADLINE_DAYS, Attempt, Deadline, Severity
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
-from lic_exporter.model.records import EntitlementState, Mode
+from lic_exporter.model.states import EntitlementState, Mode
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally
 from tests.support.daemon import Daemon

@@ -33,8 +33,8 @@ import pytest
 from lic_exporter import __version__
 from lic_exporter.analysis.diagnose import Facts, diagnose
 from lic_exporter.exposition.landing import MAX_ROWS, StatusHeader, status_page
-from lic_exporter.model.records import AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.release import python_version, revision
+from lic_exporter.model.states import AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import DEADLINE_DAYS, SEVERITIES, Deadline
 from tests.support.daemon import Daemon
 from tests.support.paths import PROJECT, SHOW_FIXTURES

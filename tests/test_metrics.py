@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
 from lic_exporter import __version__
 from lic_exporter.exposition.metrics import ExporterStats, devices_text, exposition
+from lic_exporter.exposition.text import sample_value
 from lic_exporter.model.release import revision
 from lic_exporter.parsing.files import Parser
 from lic_exporter.parsing.syslog_tally import Tally
@@ -220,3 +222,19 @@ def labels_sorted(text: str) -> list[str]:
             line = name + "{" + ",".join(f'{key}="{text}"' for key, text in sorted(pairs)) + "} " + value
         found.append(line)
     return found
+
+
+def test_sample_values_read_as_prometheus_client_writes_them() -> None:
+    """The exposition's own float text (no prometheus_client import for a one-shot parse) is
+    prometheus_client's, character for character: at the edges of the exponent form, for
+    infinities, NaN, negatives, and seeded random values up to 1e20."""
+    import random
+
+    rng = random.Random(20261205)
+    edges = [0, 0.0, -0.0, 1, -1, 0.5, 1e-7, 123456.789, 999999.0, 999999.5, 1e6, 1234567.0, 9999999.0,
+             1e7, 1732000000.0, 1732000000.5, 12345678901.0, 1e15, 1e16, 1e20, 2**53, -1234567.0,
+             float("nan"), float("inf"), float("-inf")]
+    values = edges + [rng.uniform(0, 1e20) for _ in range(5000)] + [rng.randint(0, 10**12) for _ in range(5000)]
+    values += [rng.uniform(-1e10, 1e10) for _ in range(2000)]
+    assert [sample_value(v) for v in values] == [floatToGoString(v) for v in values]
+    assert sample_value(1732000000.0) == "1.732e+09" and sample_value(1e6) == "1e+06"

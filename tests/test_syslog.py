@@ -308,3 +308,39 @@ def test_reporting_required_warnings_give_the_report_ack_date() -> None:
     assert merged.per_device()["leaf31"].report_due == (datetime(2026, 3, 1, 6, 0, 15, tzinfo=UTC),
                                                        datetime(2026, 4, 2, 6, 0, 15, tzinfo=UTC))
     assert merged.report_due["fallback"][1] == datetime(2026, 6, 29, 15, 39, 19, 199000, tzinfo=UTC)
+
+
+# Runs `parse --format prometheus` in a fresh interpreter and prints its exit code, whether the
+# failure was counted, and which of the heavy packages it loaded.
+_IMPORTS_PROBE = """
+import contextlib, io, sys
+from lic_exporter.cli.main import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["parse", "--format", "prometheus", sys.argv[1]])
+print(code, 'cisco_smartlic_callhome_failures_total{' in out.getvalue())
+print(sorted({name.split(".")[0] for name in sys.modules} & {"pydantic", "pydantic_core", "prometheus_client"}))
+"""
+
+
+def _probe_imports(path: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE, str(path)], capture_output=True, text=True,
+                          check=True)
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("lines", [1, 20_000], ids=["small log", "log over the whole-file size"])
+def test_a_log_alone_loads_neither_the_record_models_nor_prometheus_client(tmp_path: Path, lines: int) -> None:
+    """Counting a log builds no record: the one-shot parse of a log alone starts without
+    pydantic (about 0.1 s of imports) and prometheus_client. A status output does load them,
+    which shows the probe sees them."""
+    failure = ("2026 Nov 20 10:00:00 n9k-leaf-01 %LICMGR-3-LOG_SMART_LIC_COMM_FAILED: Communications failure "
+               "with the Cisco Smart Software Manager (CSSM) : Fail to send out Call Home HTTP message.\n")
+    log = tmp_path / "switch.log"
+    log.write_text(failure * lines)
+    assert _probe_imports(log) == ["0 True", "[]"]
+    status = _probe_imports(SYSLOG_FIXTURES.parent / "show" / "communication_failed.txt")
+    assert "pydantic" in status[1]

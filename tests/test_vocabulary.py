@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lic_exporter.analysis.diagnose import Facts, diagnose
 from lic_exporter.exposition.metrics import ExporterStats, exposition
-from lic_exporter.model.records import AuthorizationState
+from lic_exporter.model.states import AuthorizationState
 from lic_exporter.model.vocabulary import (
     ACCOUNT_POLL_STALE_INTERVALS,
     ATTEMPT_OVERDUE_DAYS,

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from lic_exporter.analysis.deadlines import days_until
 from lic_exporter.analysis.facts import Facts, Finding
 from lic_exporter.analysis.timers import span
-from lic_exporter.model.accounts import AccountLicense, AccountRecord
-from lic_exporter.model.records import AuthorizationState
+from lic_exporter.model.states import AuthorizationState
 from lic_exporter.model.vocabulary import (
     ACCOUNT_POLL_INTERVAL_DEFAULT,
     ACCOUNT_POLL_STALE_INTERVALS,
@@ -28,6 +28,9 @@ from lic_exporter.model.vocabulary import (
     Severity,
 )
 from lic_exporter.sources.config_values import human_duration
+
+if TYPE_CHECKING:  # the account models (pydantic) load only where a snapshot is read
+    from lic_exporter.model.accounts import AccountLicense, AccountRecord
 
 # Every problem name these rules raise (beside diagnose's RULES; FINDING_ALERTS maps each one).
 ACCOUNT_PROBLEMS = ("account_shortage", "term_license_ending", "term_license_ended", "account_poll_failing",

@@ -28,7 +28,7 @@ from lic_exporter.analysis.timers import (
     report_ack_passed,
     stale_capture,
 )
-from lic_exporter.model.records import AuthorizationState, Mode, RegistrationState
+from lic_exporter.model.states import AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import SEVERITIES, Attempt, Severity
 
 __all__ = ["RULES", "Facts", "Finding", "diagnose", "facts_of", "fleet_facts", "with_syslog"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from lic_exporter.analysis.views import DeviceView, Platform
-from lic_exporter.model.records import AttemptResult, AuthorizationState, Mode, RegistrationState
+from lic_exporter.model.states import AttemptResult, AuthorizationState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import Attempt, Deadline, Severity
 from lic_exporter.parsing.syslog_tally import DeviceSyslog, Tally
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lic_exporter.analysis.deadlines import OVERDUE_AFTER, STALE_AFTER, days_until, urgency
 from lic_exporter.analysis.facts import Facts, Finding, finding
-from lic_exporter.model.records import AuthorizationState, RegistrationState
+from lic_exporter.model.states import AuthorizationState, RegistrationState
 from lic_exporter.model.vocabulary import Attempt, Deadline, Severity
 
 REGISTER = "license smart register idtoken <token>"

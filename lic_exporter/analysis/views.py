@@ -11,19 +11,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from lic_exporter.model.records import (
-    Authorization,
-    CallhomeRecord,
-    Entitlement,
-    LicenseRecord,
-    Mode,
-    Record,
-    Registration,
-    UsageReporting,
-)
+from lic_exporter.model.states import Mode
 from lic_exporter.model.vocabulary import Deadline
+
+if TYPE_CHECKING:  # the record models (pydantic) load only where records are built
+    from lic_exporter.model.records import (
+        Authorization,
+        CallhomeRecord,
+        Entitlement,
+        LicenseRecord,
+        Record,
+        Registration,
+        UsageReporting,
+    )
 
 Platform = Literal["nxos", "iosxe"]
 # Commands only one platform has: NX-OS spells call-home `callhome`, and only NX-OS 10.5 has
@@ -112,7 +114,7 @@ def device_views(records: Iterable[Record]) -> list[DeviceView]:
         if previous is None or when > previous:
             view.sources[record.command] = when
             view.printed_times[record.command] = record.captured_at_from == "output"
-        if isinstance(record, CallhomeRecord):
+        if record.kind == "callhome":
             view._take("callhome", record, when)
             continue
         # The mode alone (a policy-mode `show license usage`) only fills a gap: it must not

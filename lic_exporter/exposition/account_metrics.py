@@ -5,11 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lic_exporter.exposition.text import TextFamily, one_hot
-from lic_exporter.model.accounts import AccountLicenseState, AccountRecord
+from lic_exporter.model.states import AccountLicenseState
 from lic_exporter.model.vocabulary import ACCOUNTS_REASONS, MetricName
+
+if TYPE_CHECKING:  # the account models (pydantic) load only where a snapshot is read
+    from lic_exporter.model.accounts import AccountRecord
 
 
 class AccountPollStatus(Protocol):

@@ -9,13 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
-from lic_exporter.model.records import (
-    AttemptResult,
-    AuthorizationState,
-    Record,
-    RecordBase,
-    RegistrationState,
-)
+from lic_exporter.model.states import AttemptResult, AuthorizationState, RegistrationState
 from lic_exporter.model.vocabulary import TERM_END_DAYS, Severity
 from lic_exporter.parsing.results import ParseIssue
 from lic_exporter.parsing.syslog_tally import DeviceSyslog, Tally
@@ -24,6 +18,7 @@ if TYPE_CHECKING:  # `parse --format json` needs only the JsonWriter: the analys
     from lic_exporter.analysis.diagnose import Finding
     from lic_exporter.analysis.views import DeviceView
     from lic_exporter.model.accounts import AccountRecord
+    from lic_exporter.model.records import Record, RecordBase
 
 _BAD_STATES = {
     RegistrationState.REGISTRATION_FAILED, RegistrationState.REGISTRATION_EXPIRED,
@@ -125,7 +120,7 @@ def _account_table(accounts: Sequence[AccountRecord], now: datetime, color: bool
     """One row per licence of each virtual account (a virtual account without any: one row
     saying so); a shortage and an out-of-compliance status red, a term end coloured as the
     term-end alerts judge it (TERM_END_DAYS)."""
-    from lic_exporter.model.accounts import AccountLicenseState
+    from lic_exporter.model.states import AccountLicenseState
 
     rows: list[list[tuple[str, int]]] = []
     for record in accounts:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lic_exporter import __version__
 from lic_exporter.analysis.deadlines import days_until
@@ -25,19 +25,14 @@ from lic_exporter.analysis.diagnose import Finding
 from lic_exporter.analysis.views import DeviceView, device_views
 from lic_exporter.exposition.account_metrics import AccountPollStatus, account_poll_text, account_text
 from lic_exporter.exposition.text import TextFamily, one_hot
-from lic_exporter.model.accounts import AccountRecord
-from lic_exporter.model.records import (
-    AttemptResult,
-    AuthorizationState,
-    Entitlement,
-    EntitlementState,
-    LicenseRecord,
-    Record,
-    RegistrationState,
-)
 from lic_exporter.model.release import python_version, revision
+from lic_exporter.model.states import AttemptResult, AuthorizationState, EntitlementState, RegistrationState
 from lic_exporter.model.vocabulary import COLLECT_REASONS, Attempt, Deadline, MetricName
 from lic_exporter.parsing.syslog_tally import Tally
+
+if TYPE_CHECKING:  # the record models (pydantic) load only where records are built
+    from lic_exporter.model.accounts import AccountRecord
+    from lic_exporter.model.records import Entitlement, LicenseRecord, Record
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,6 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Literal
 
-# prometheus_client's own float text (Go's: exponent form from 1e6 up, +Inf, NaN): the page
-# reads exactly as prometheus_client's generate_latest would write the same samples.
-from prometheus_client.utils import floatToGoString
-
 Kind = Literal["gauge", "counter"]
 
 
@@ -33,8 +29,8 @@ class TextFamily:
 
     def add_metric(self, values: Sequence[str], value: float) -> None:
         pairs = ",".join(f'{key}="{_escape(text)}"' for key, text in zip(self.labels, values, strict=True))
-        self.lines.append(f"{self.name}{{{pairs}}} {floatToGoString(value)}\n" if pairs
-                          else f"{self.name} {floatToGoString(value)}\n")
+        self.lines.append(f"{self.name}{{{pairs}}} {sample_value(value)}\n" if pairs
+                          else f"{self.name} {sample_value(value)}\n")
 
     def header(self) -> str:
         doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
@@ -46,6 +42,29 @@ class TextFamily:
     def text(self) -> str:
         """The whole family: its HELP and TYPE lines, then its samples (none is still a family)."""
         return self.header() + self.samples()
+
+
+def sample_value(value: float) -> str:
+    """A sample's value as the Go exporters (and prometheus_client) print it: `+Inf`, `-Inf`,
+    `NaN`; a positive number of seven or more integer digits in exponent form (a Unix time is
+    `1.7327e+09`); anything else as Python's shortest round-trip text. Written here rather than
+    taken from prometheus_client, whose import (its HTTP server, hashlib) costs a one-shot
+    `parse` some 40 ms."""
+    number = float(value)
+    if number != number:
+        return "NaN"
+    if number in (_INF, -_INF):
+        return "+Inf" if number > 0 else "-Inf"
+    text = repr(number)
+    point = text.find(".")
+    if number <= 0 or point <= 6:  # no point: repr is already in exponent form (1e+16)
+        return text
+    digits = (text[:point] + text[point + 1:]).rstrip("0")
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{mantissa}e+{point - 1:02d}"
+
+
+_INF = float("inf")
 
 
 def _escape(text: str) -> str:

@@ -10,34 +10,16 @@ of the device `Record` union, and a parse result carries them apart.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
 from lic_exporter.model.records import Frozen, Timestamp
+from lic_exporter.model.states import AccountLicenseState
 
 # The snapshot file an account source writes and the parser reads: one name for both.
 SNAPSHOT_FORMAT = "lic_exporter.accounts/1"
 SNAPSHOT_SUFFIX = ".accounts.json"
-
-
-class AccountLicenseState(StrEnum):
-    """Label `state` of cisco_smartlic_account_license_status."""
-
-    IN_COMPLIANCE = "in_compliance"
-    OUT_OF_COMPLIANCE = "out_of_compliance"
-    UNKNOWN = "unknown"
-
-
-def account_license_state(text: str | None) -> AccountLicenseState:
-    """`In Compliance` / `Out Of Compliance` (any case and spacing) -> the state; else unknown."""
-    words = " ".join((text or "").lower().replace("_", " ").split())
-    if words in ("out of compliance", "outofcompliance"):
-        return AccountLicenseState.OUT_OF_COMPLIANCE
-    if words in ("in compliance", "incompliance"):
-        return AccountLicenseState.IN_COMPLIANCE
-    return AccountLicenseState.UNKNOWN
 
 
 class LicenseDetail(Frozen):

@@ -3,135 +3,21 @@
 Every record is frozen and forbids unknown fields. States are enums over the contract's
 vocabularies (an unrecognised word becomes `unknown`, the printed text is kept beside it),
 timestamps are timezone-aware, durations are timedeltas and Cisco's words for nothing
-(`None`, `<none>`, `<empty>`) are absent values.
+(`None`, `<none>`, `<empty>`) are absent values. The states themselves are model.states'.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
-from functools import lru_cache
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+from lic_exporter.model.states import AttemptResult, AuthorizationState, EntitlementState, Mode, RegistrationState
 from lic_exporter.model.vocabulary import Reason
 
 # ISO 8601 with a numeric offset, as the contract shows: 2027-09-10T08:17:44+00:00
 Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, return_type=str)]
-
-
-class Mode(StrEnum):
-    SMART = "smart"  # classic Smart Licensing (registration + authorization)
-    POLICY = "policy"  # Smart Licensing Using Policy (usage reports + ACKs)
-
-
-class RegistrationState(StrEnum):
-    UNREGISTERED = "unregistered"
-    REGISTERING = "registering"
-    REGISTERED = "registered"
-    REGISTRATION_FAILED = "registration_failed"
-    REGISTRATION_EXPIRED = "registration_expired"
-    UNKNOWN = "unknown"
-
-
-class AuthorizationState(StrEnum):
-    EVALUATION = "evaluation"
-    EVALUATION_EXPIRED = "evaluation_expired"
-    AUTHORIZED = "authorized"
-    OUT_OF_COMPLIANCE = "out_of_compliance"
-    AUTHORIZATION_EXPIRED = "authorization_expired"
-    NO_LICENSES_IN_USE = "no_licenses_in_use"
-    NOT_APPLICABLE = "not_applicable"
-    UNKNOWN = "unknown"
-
-
-class EntitlementState(StrEnum):
-    AUTHORIZED = "authorized"
-    OUT_OF_COMPLIANCE = "out_of_compliance"
-    EVALUATION = "evaluation"
-    EVALUATION_EXPIRED = "evaluation_expired"
-    IN_USE = "in_use"
-    NOT_IN_USE = "not_in_use"
-    NOT_AUTHORIZED = "not_authorized"
-    UNKNOWN = "unknown"
-
-
-class AttemptResult(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-S = TypeVar("S")
-
-# Printed words -> state, tried in order: the first pattern contained in the upper-cased text
-# wins, so the more specific phrase comes first ("REGISTRATION FAILED" before "REGISTERED").
-_REGISTRATION_WORDS = (
-    ("FAILED", RegistrationState.REGISTRATION_FAILED),
-    ("EXPIRED", RegistrationState.REGISTRATION_EXPIRED),
-    ("UNREGISTERED", RegistrationState.UNREGISTERED),
-    ("NOT REGISTERED", RegistrationState.UNREGISTERED),
-    ("REGISTERING", RegistrationState.REGISTERING),
-    ("IN PROGRESS", RegistrationState.REGISTERING),
-    ("PENDING", RegistrationState.REGISTERING),
-    ("REGISTERED", RegistrationState.REGISTERED),
-)
-_AUTHORIZATION_WORDS = (
-    ("EVAL EXPIRED", AuthorizationState.EVALUATION_EXPIRED),
-    ("EVALUATION EXPIRED", AuthorizationState.EVALUATION_EXPIRED),
-    ("EVALUATION PERIOD EXPIRED", AuthorizationState.EVALUATION_EXPIRED),
-    ("EVAL", AuthorizationState.EVALUATION),
-    ("AUTHORIZATION EXPIRED", AuthorizationState.AUTHORIZATION_EXPIRED),
-    ("AUTH EXPIRED", AuthorizationState.AUTHORIZATION_EXPIRED),
-    ("OUT OF COMPLIANCE", AuthorizationState.OUT_OF_COMPLIANCE),
-    ("NO LICENSES IN USE", AuthorizationState.NO_LICENSES_IN_USE),
-    ("NOT APPLICABLE", AuthorizationState.NOT_APPLICABLE),
-    ("NOT AUTHORIZED", AuthorizationState.UNKNOWN),
-    ("AUTHORIZED", AuthorizationState.AUTHORIZED),
-)
-_ENTITLEMENT_WORDS = (
-    ("EVAL EXPIRED", EntitlementState.EVALUATION_EXPIRED),
-    ("EVALUATION EXPIRED", EntitlementState.EVALUATION_EXPIRED),
-    ("EVAL", EntitlementState.EVALUATION),
-    ("OUT OF COMPLIANCE", EntitlementState.OUT_OF_COMPLIANCE),
-    ("NOT AUTHORIZED", EntitlementState.NOT_AUTHORIZED),
-    ("AUTHORIZED", EntitlementState.AUTHORIZED),
-    ("NOT IN USE", EntitlementState.NOT_IN_USE),
-    ("UNUSED", EntitlementState.NOT_IN_USE),
-    ("IN USE", EntitlementState.IN_USE),
-)
-_ATTEMPT_WORDS = (
-    ("SUCCEEDED", AttemptResult.SUCCEEDED),
-    ("SUCCESS", AttemptResult.SUCCEEDED),
-    ("FAILED", AttemptResult.FAILED),
-    ("FAIL", AttemptResult.FAILED),
-)
-
-
-@lru_cache(maxsize=1024)  # a fleet prints a handful of distinct state texts
-def _lookup(text: str, table: tuple[tuple[str, S], ...], fallback: S) -> S:
-    upper = " ".join(text.upper().split())
-    for words, state in table:
-        if words in upper:
-            return state
-    return fallback
-
-
-def registration_state(text: str) -> RegistrationState:
-    return _lookup(text, _REGISTRATION_WORDS, RegistrationState.UNKNOWN)
-
-
-def authorization_state(text: str) -> AuthorizationState:
-    return _lookup(text, _AUTHORIZATION_WORDS, AuthorizationState.UNKNOWN)
-
-
-def entitlement_state(text: str) -> EntitlementState:
-    return _lookup(text, _ENTITLEMENT_WORDS, EntitlementState.UNKNOWN)
-
-
-def attempt_result(text: str) -> AttemptResult:
-    return _lookup(text, _ATTEMPT_WORDS, AttemptResult.UNKNOWN)
 
 
 class Frozen(BaseModel):

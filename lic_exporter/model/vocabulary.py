@@ -3,7 +3,7 @@
 Everything that prints, exports, colours or alerts on these words reads them from here (the
 exposition, the diagnose rules, the command line's table and `dashboards/build_*.py`), so that
 none of them can drift from another. The names are the public contract (CONTRACT, README); the
-state vocabularies are the enums of `model/records.py`.
+state vocabularies are the enums of `model/states.py`.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from lic_exporter.model.accounts import (
     AccountLicense,
     AccountRecord,
     LicenseDetail,
-    account_license_state,
 )
+from lic_exporter.model.states import account_license_state
 from lic_exporter.parsing.results import FileResult, ParseIssue, read_issue
 from lic_exporter.sources.documents import MAX_DOCUMENT_BYTES
 from lic_exporter.sources.printable import printable

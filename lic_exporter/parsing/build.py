@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lic_exporter.model import records as m
+from lic_exporter.model import states as s
 from lic_exporter.parsing.completeness import check_whole
 from lic_exporter.parsing.fields import Context, Fields, SectionError
 from lic_exporter.parsing.reasons import classify
@@ -46,15 +47,15 @@ def license_record(ctx: Context, status: Fields | None, entitlements: tuple[m.En
     })
 
 
-def _mode(status: Fields) -> m.Mode | None:
+def _mode(status: Fields) -> s.Mode | None:
     # Classic Smart Licensing names its accounts inside `Registration:`; only Smart Licensing
     # Using Policy prints an `Account Information:` block (also in `show license summary`).
     if status.flag("SLP_STATUS") or status.has("USAGE_HEADER") or status.has("ACCOUNT_HEADER"):
-        return m.Mode.POLICY
+        return s.Mode.POLICY
     if status.has("REG_HEADER"):
-        return m.Mode.SMART
-    if m.authorization_state(status.raw("AUTH_STATUS")) is m.AuthorizationState.NOT_APPLICABLE:
-        return m.Mode.POLICY
+        return s.Mode.SMART
+    if s.authorization_state(status.raw("AUTH_STATUS")) is s.AuthorizationState.NOT_APPLICABLE:
+        return s.Mode.POLICY
     return None
 
 
@@ -89,7 +90,7 @@ def _attempt(status: Fields, result: str, at: str, failure: str) -> Block | None
     if text is None:  # "None": no attempt yet
         return None
     reason = status.text(failure)  # free text, scrubbed: may quote a proxy URL with credentials
-    return {"result": m.attempt_result(text), "result_text": text, "at": status.time(at),
+    return {"result": s.attempt_result(text), "result_text": text, "at": status.time(at),
             "failure_reason": reason, "failure_class": classify(reason) if reason else None}
 
 
@@ -98,7 +99,7 @@ def _registration(status: Fields) -> Block | None:
         return None
     text = status.raw("REG_STATUS")
     return {
-        "state": m.registration_state(text),
+        "state": s.registration_state(text),
         "state_text": text,
         "export_controlled": status.flag("EXPORT_CONTROLLED"),
         "initial": _attempt(status, "INITIAL_REG_RESULT", "INITIAL_REG_AT", "INITIAL_REG_FAILURE"),
@@ -118,7 +119,7 @@ def _authorization(status: Fields, ctx: Context) -> Block | None:
     except OverflowError:
         raise SectionError(status.line("EVAL_REMAINING"), "Evaluation Period Remaining: out of range") from None
     return {
-        "state": m.authorization_state(text),
+        "state": s.authorization_state(text),
         "state_text": text,
         "since": status.time("AUTH_SINCE"),
         "last_communication": _attempt(status, "COMM_RESULT", "COMM_AT", "COMM_FAILURE"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from lic_exporter.model import records as m
+from lic_exporter.model import states as s
 from lic_exporter.parsing.fields import LABELS, Context, Fields, SectionError
 
 CUT = "(output cut off?)"
@@ -49,15 +49,15 @@ def _registration_whole(status: Fields, ctx: Context) -> None:
         if ctx.ends_inside(header):
             raise cut_off(ctx, f"'{ctx.command}' output ends before its 'License Authorization:' block")
         raise SectionError(header, f"'{ctx.command}' output has no 'License Authorization:' block")
-    if m.registration_state(status.raw("REG_STATUS")) is m.RegistrationState.UNKNOWN:
+    if s.registration_state(status.raw("REG_STATUS")) is s.RegistrationState.UNKNOWN:
         _unknown_state_not_last(status, "REG_STATUS", ctx)
 
 
 # What a whole authorization block states in each state; its absence is a cut only where the
 # output ends inside the block (IOS-XE 16.x `show license summary` prints no deadline at all).
 _AUTHORIZATION_NEEDS = {
-    m.AuthorizationState.AUTHORIZED: "COMM_DEADLINE", m.AuthorizationState.OUT_OF_COMPLIANCE: "COMM_DEADLINE",
-    m.AuthorizationState.AUTHORIZATION_EXPIRED: "COMM_DEADLINE", m.AuthorizationState.EVALUATION: "EVAL_REMAINING"}
+    s.AuthorizationState.AUTHORIZED: "COMM_DEADLINE", s.AuthorizationState.OUT_OF_COMPLIANCE: "COMM_DEADLINE",
+    s.AuthorizationState.AUTHORIZATION_EXPIRED: "COMM_DEADLINE", s.AuthorizationState.EVALUATION: "EVAL_REMAINING"}
 
 
 def _authorization_whole(status: Fields, ctx: Context) -> None:
@@ -73,11 +73,11 @@ def _authorization_whole(status: Fields, ctx: Context) -> None:
     # usage` prints only its Status line.
     if not status.has("REG_HEADER"):
         return
-    state = m.authorization_state(status.raw("AUTH_STATUS"))
+    state = s.authorization_state(status.raw("AUTH_STATUS"))
     needs = _AUTHORIZATION_NEEDS.get(state)
     if needs and not status.has(needs) and ctx.ends_inside(header):
         raise cut_off(ctx, f"'License Authorization:' block ends before '{LABELS[needs]}:'")
-    if state is m.AuthorizationState.UNKNOWN:
+    if state is s.AuthorizationState.UNKNOWN:
         _unknown_state_not_last(status, "AUTH_STATUS", ctx)
 
 

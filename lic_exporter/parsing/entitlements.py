@@ -7,6 +7,7 @@ tech support`, and the legacy NX-OS `show license usage` table.
 from __future__ import annotations
 
 from lic_exporter.model import records as m
+from lic_exporter.model import states as s
 from lic_exporter.parsing.completeness import CUT
 from lic_exporter.parsing.fields import Fields, SectionError
 from lic_exporter.sources.values import BadValueError, parse_duration
@@ -35,7 +36,7 @@ def _entitlement(row: Fields, tag: str, state_text: str, regid: str | None = Non
         description=row.text("DESCRIPTION"),
         count=row.count("COUNT"),
         version=row.text("VERSION"),
-        state=m.entitlement_state(state_text),
+        state=s.entitlement_state(state_text),
         state_text=state_text,
         enforcement=row.text("ENFORCEMENT"),
         license_type=row.text("LICENSE_TYPE"),
@@ -67,7 +68,7 @@ def legacy_entitlement(row: Fields) -> m.Entitlement:
     return m.Entitlement(
         tag=row.raw("FEATURE"),
         count=row.count("COUNT"),
-        state=m.entitlement_state(state_text),
+        state=s.entitlement_state(state_text),
         state_text=state_text,
         installed=row.flag("INSTALLED"),
         grace_remaining=grace_remaining,
@@ -85,6 +86,6 @@ def controller_entitlements(rows: list[Fields]) -> list[m.Entitlement]:
     return [m.Entitlement(
         tag=tag,
         description=f"requested by Nexus Dashboard controller {', '.join(clusters)}" if clusters else None,
-        state=m.EntitlementState.IN_USE if clusters else m.EntitlementState.NOT_IN_USE,
+        state=s.EntitlementState.IN_USE if clusters else s.EntitlementState.NOT_IN_USE,
         state_text="TRUE" if clusters else "FALSE",
     ) for tag, clusters in asking.items()]

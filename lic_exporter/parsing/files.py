@@ -17,7 +17,6 @@ from typing import BinaryIO
 
 from lic_exporter.parsing import walk
 from lic_exporter.parsing.results import FileResult, ParseIssue, RecordStream, read_issue
-from lic_exporter.parsing.sections import FileParse
 from lic_exporter.parsing.syslog_files import is_show_logging, read_syslog_file
 from lic_exporter.parsing.syslog_lines import LineParser, looks_like_syslog
 from lic_exporter.parsing.templates import SYSLOG_TEMPLATE, IndexRow, TemplateIndex
@@ -117,6 +116,8 @@ class Parser:
             return self._syslog(path, handle, syslog_events, stream)
         if capture.empty:
             return FileResult(str(path), issues=(ParseIssue(str(path), None, "empty file: no output saved"),))
+        from lic_exporter.parsing.sections import FileParse  # the show-output path: a large log never loads it
+
         parse = FileParse(self, capture, explicit, syslog_events)
         # The file-name rules live here, with --device-pattern (FileParse reads these two
         # before its first section; a prompt in the capture still names its own device).

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lic_exporter.model.records import Record
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.privacy import clean_controls
 
-if TYPE_CHECKING:  # the account models load only where a snapshot is read
+if TYPE_CHECKING:  # the record and account models (pydantic) load only where records are built
     from lic_exporter.model.accounts import AccountRecord
+    from lic_exporter.model.records import Record
 
-RecordStream = Callable[[Record], object]
+RecordStream = Callable[["Record"], object]
 
 
 @dataclass(frozen=True)

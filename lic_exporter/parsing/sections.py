@@ -6,10 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from lic_exporter.model.records import Record
 from lic_exporter.parsing.fields import Context, SectionError
 from lic_exporter.parsing.results import FileResult, ParseIssue, ZoneIssue
-from lic_exporter.parsing.section_record import section_record
 from lic_exporter.parsing.syslog_files import is_show_logging, read_logging_section
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.parsing.templates import SIGNATURE_LINES, IndexRow
@@ -19,6 +17,7 @@ from lic_exporter.sources.privacy import scrub
 from lic_exporter.sources.terminal import REJECTED_COMMAND
 
 if TYPE_CHECKING:
+    from lic_exporter.model.records import Record
     from lic_exporter.parsing.files import Parser
 
 
@@ -147,6 +146,10 @@ class FileParse:
 
     def _build(self, section: Section, row: IndexRow) -> Record | None:
         ctx = self._context(section, row)
+        # The record builders (and pydantic) load at the first show-output section: a small log
+        # sniffed here first, or a file of no known command, never needs them.
+        from lic_exporter.parsing.section_record import section_record
+
         record = section_record(self.index, section, row, ctx)
         for line, message in ctx.notes:  # a line missing mid-output: the record stands, said once
             self._issue(line, message, fatal=False)

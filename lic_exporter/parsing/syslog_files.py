@@ -7,15 +7,17 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from lic_exporter.model.records import SyslogRecord
 from lic_exporter.parsing.results import FileResult, ParseIssue, RecordStream
 from lic_exporter.parsing.syslog_chunks import PARALLEL_BYTES, Block, read_chunks, tally_parallel, tally_stream
 from lic_exporter.parsing.syslog_lines import Event, LineParser
 from lic_exporter.parsing.syslog_tally import Tally
 from lic_exporter.sources.capture import Section, file_stem
 from lic_exporter.sources.names import device_name
+
+if TYPE_CHECKING:
+    from lic_exporter.model.records import SyslogRecord
 
 
 def read_syslog_file(path: Path, handle: BinaryIO, line_parser: LineParser, jobs: int, keep_events: bool,
@@ -75,6 +77,9 @@ def _syslog_issues(source: str, tally: Tally) -> tuple[ParseIssue, ...]:
 
 
 def syslog_record(event: Event, source: str, mtime: datetime) -> SyslogRecord:
+    # Imported here: a log counted for its metrics alone builds no record and loads no pydantic.
+    from lic_exporter.model.records import SyslogRecord
+
     return SyslogRecord(
         device=event.device, command="syslog", source=source, line=event.line,
         captured_at=event.time or mtime, captured_at_from="output" if event.time else "file_mtime",

@@ -19,7 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lic_exporter.model.records import build_validators
 from lic_exporter.parsing.results import FileResult, RecordStream, read_issue
 from lic_exporter.sources.capture import WHOLE_FILE_BYTES
 
@@ -82,6 +81,8 @@ def worker_pool(parser: Parser, jobs: int) -> Iterator[ProcessPoolExecutor | Non
         return
     global _WORKER_PARSER
     _WORKER_PARSER = replace(parser, jobs=1)  # forked workers inherit it; no pools inside
+    from lic_exporter.model.records import build_validators  # pydantic: loaded here, not for a log alone
+
     build_validators()  # built once here, shared by every worker
     # A forked worker's collector would visit every object it inherited and so copy the
     # parent's heap page by page: frozen first, they stay shared.
